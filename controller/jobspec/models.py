@@ -110,6 +110,10 @@ class RenderSettings(Spec):
     output_module: str | None = None
     render_settings_template: str | None = None
     output_ext: str | None = None
+    # Per-key overrides for aerender -renderSettings and -outputSettings ("key: value; ..."),
+    # which AE 2023 and later accept.
+    render_settings_overrides: dict[str, str] = Field(default_factory=dict)
+    output_settings_overrides: dict[str, str] = Field(default_factory=dict)
     continue_on_missing_footage: bool = False
     hang_timeout_seconds: int | None = None
     max_render_seconds: int | None = None
@@ -155,6 +159,8 @@ class JobSpec(Spec):
     pools: list[str] = Field(default_factory=list)
     fonts: list[str] = Field(default_factory=list)
     webhook: Webhook | None = None
+    # Nexrender Cloud upload {provider, params}, kept as submitted.
+    upload: dict[str, Any] | None = None
     # nexrender actions, kept as submitted: {"postrender": [{"module": ..., ...}], ...}.
     actions: dict[str, list[dict[str, Any]]] = Field(default_factory=dict)
 
