@@ -379,6 +379,46 @@ class RenderSettings(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class RenderSettingsOverridesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    @_typing.final
+    class OutputSettingsOverridesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     ENGINE_FIELD_NUMBER: _builtins.int
     CODEC_FIELD_NUMBER: _builtins.int
     QUALITY_FIELD_NUMBER: _builtins.int
@@ -395,6 +435,8 @@ class RenderSettings(_message.Message):
     HANG_TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     MAX_RENDER_SECONDS_FIELD_NUMBER: _builtins.int
     ALLOW_MISSING_FONTS_FIELD_NUMBER: _builtins.int
+    RENDER_SETTINGS_OVERRIDES_FIELD_NUMBER: _builtins.int
+    OUTPUT_SETTINGS_OVERRIDES_FIELD_NUMBER: _builtins.int
     engine: _builtins.str
     """Engine id such as ae2026."""
     codec: _builtins.str
@@ -423,6 +465,12 @@ class RenderSettings(_message.Message):
     """Maximum seconds for the whole render; 0 means no limit."""
     allow_missing_fonts: _builtins.bool
     """Render even when the project uses fonts this box does not have."""
+    @_builtins.property
+    def render_settings_overrides(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Per-key overrides for aerender -renderSettings and -outputSettings (AE 2023 and later)."""
+
+    @_builtins.property
+    def output_settings_overrides(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     def __init__(
         self,
         *,
@@ -442,10 +490,12 @@ class RenderSettings(_message.Message):
         hang_timeout_seconds: _builtins.int = ...,
         max_render_seconds: _builtins.int = ...,
         allow_missing_fonts: _builtins.bool = ...,
+        render_settings_overrides: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        output_settings_overrides: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing_fonts", b"allow_missing_fonts", "codec", b"codec", "continue_on_missing_footage", b"continue_on_missing_footage", "engine", b"engine", "frame_end", b"frame_end", "frame_increment", b"frame_increment", "frame_start", b"frame_start", "hang_timeout_seconds", b"hang_timeout_seconds", "has_frame_range", b"has_frame_range", "max_render_seconds", b"max_render_seconds", "output_ext", b"output_ext", "output_module", b"output_module", "output_type", b"output_type", "preview", b"preview", "quality", b"quality", "render_settings_template", b"render_settings_template"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_missing_fonts", b"allow_missing_fonts", "codec", b"codec", "continue_on_missing_footage", b"continue_on_missing_footage", "engine", b"engine", "frame_end", b"frame_end", "frame_increment", b"frame_increment", "frame_start", b"frame_start", "hang_timeout_seconds", b"hang_timeout_seconds", "has_frame_range", b"has_frame_range", "max_render_seconds", b"max_render_seconds", "output_ext", b"output_ext", "output_module", b"output_module", "output_settings_overrides", b"output_settings_overrides", "output_type", b"output_type", "preview", b"preview", "quality", b"quality", "render_settings_overrides", b"render_settings_overrides", "render_settings_template", b"render_settings_template"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
