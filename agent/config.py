@@ -1,0 +1,67 @@
+"""The settings of one agent process."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.cache import DEFAULT_MAX_BYTES
+from agent.workspace import DEFAULT_KEEP_FAILED
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HANG_TIMEOUT = 600.0
+
+
+def default_agent_id(work_dir: Path) -> str:
+    """Return `<host name>-<8 hex digits of the work-dir path>`: stable across restarts, and
+    distinct for two agents on one box with different work dirs."""
+    digest = hashlib.sha256(str(work_dir.resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"{socket.gethostname()}-{digest}"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    # host:port of the controller's gRPC endpoint.
+    controller: str
+    work_dir: Path
+    agent_id: str
+    slots: int = 1
+    pools: tuple[str, ...] = ()
+    # Engine name -> aerender path, overriding discovered installs.
+    engines: Mapping[str, str] = field(default_factory=dict)
+    # Folders file:// sources may read from; empty allows any path.
+    file_roots: tuple[Path, ...] = ()
+    # Run the aerender simulator for every engine; never on by default.
+    simulate: bool = False
+    keep_failed_workspaces: int = DEFAULT_KEEP_FAILED
+    mfr_cpu_percent: int = 100
+    # Seconds without output before a render counts as hung, when the job sets no limit.
+    hang_timeout: float = DEFAULT_HANG_TIMEOUT
+    cache_max_bytes: int = DEFAULT_MAX_BYTES
+    # Seconds to wait at shutdown for the controller to acknowledge the last results.
+    shutdown_ack_wait: float = 10.0
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.work_dir / "outbox"
+
+    @property
+    def leases_dir(self) -> Path:
+        return self.work_dir / "leases"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.work_dir / "running"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.work_dir / "cache"
+
+    @property
+    def engines_cache_file(self) -> Path:
+        return self.work_dir / "engines.json"
