@@ -40,6 +40,9 @@ class RenderRequest:
     # Per-key overrides of the render settings and output module (AE 2023 and later).
     render_settings_overrides: Mapping[str, str] = field(default_factory=dict)
     output_settings_overrides: Mapping[str, str] = field(default_factory=dict)
+    # ExtendScript run with -r, which only an aerender with a patched commandLineRenderer.jsx
+    # understands (the patched-aerender script runner).
+    script: Path | None = None
 
 
 def build_aerender_args(
@@ -73,6 +76,8 @@ def build_aerender_args(
         args += ["-mfr", "ON", str(request.mfr_cpu_percent)]
     if request.continue_on_missing_footage:
         args.append("-continueOnMissingFootage")
+    if request.script is not None:
+        args += ["-r", str(request.script)]
     for flag, overrides in (
         ("-renderSettings", request.render_settings_overrides),
         ("-outputSettings", request.output_settings_overrides),

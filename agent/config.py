@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.cache import DEFAULT_MAX_BYTES
+from agent.input_options import InputOptions
 from agent.workspace import DEFAULT_KEEP_FAILED
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HANG_TIMEOUT = 600.0
+# Seconds a finished render may take to exit before its tree is stopped and it completes.
+DEFAULT_STUCK_EXIT_GRACE = 30.0
 
 
 def default_agent_id(work_dir: Path) -> str:
@@ -34,7 +37,7 @@ class AgentConfig:
     pools: tuple[str, ...] = ()
     # Engine name -> aerender path, overriding discovered installs.
     engines: Mapping[str, str] = field(default_factory=dict)
-    # Folders file:// sources may read from; empty allows any path.
+    # Folders file:// sources and local paths may read from; empty refuses every local file.
     file_roots: tuple[Path, ...] = ()
     # Run the aerender simulator for every engine; never on by default.
     simulate: bool = False
@@ -42,9 +45,26 @@ class AgentConfig:
     mfr_cpu_percent: int = 100
     # Seconds without output before a render counts as hung, when the job sets no limit.
     hang_timeout: float = DEFAULT_HANG_TIMEOUT
+    stuck_exit_grace: float = DEFAULT_STUCK_EXIT_GRACE
+    # JSON file of codec catalog entries that add to or replace the built-in ones.
+    codec_catalog_file: Path | None = None
     cache_max_bytes: int = DEFAULT_MAX_BYTES
+    # Path mapping, scripts and fonts (agent/input_options.py).
+    inputs: InputOptions = field(default_factory=InputOptions)
     # Seconds to wait at shutdown for the controller to acknowledge the last results.
     shutdown_ack_wait: float = 10.0
+    # Seconds a stop waits for running renders to finish before it stops them. The command line
+    # default is 600 (agent.main.DEFAULT_DRAIN_GRACE); 0 here stops them at once.
+    drain_grace: float = 0.0
+    # PEM files of TLS to the controller; tls_ca None connects without TLS.
+    tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # File of the agent's bearer token; None sends no token (a client certificate may do).
+    token_file: Path | None = None
+    # Port of the Prometheus endpoint on metrics_host; None serves no metrics, 0 picks one.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
     @property
     def outbox_dir(self) -> Path:

@@ -20,6 +20,7 @@ import grpc
 from agent.backoff import Backoff, BackoffSettings, sleep_unless
 from agent.errors import LeaseFailure
 from agent.grpc_status import Action, action_for
+from agent.tls import ChannelSecurity, open_channel
 from protos import agent_pb2, agent_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class ChannelSettings:
     welcome_timeout: float = 30.0
     # Seconds a stage that needs the controller (an upload) waits for a connection.
     connection_wait: float = 300.0
+    # TLS and token of the channel; None connects without either.
+    security: ChannelSecurity | None = None
 
     def options(self) -> list[tuple[str, int]]:
         return [
@@ -196,9 +199,8 @@ class ControllerConnection:
         return Action.RETRY, "the controller ended the stream"
 
     async def _run_session(self) -> None:
-        async with grpc.aio.insecure_channel(
-            self.target, options=self.channel_settings.options()
-        ) as channel:
+        settings = self.channel_settings
+        async with open_channel(self.target, settings.options(), settings.security) as channel:
             session = _Session(channel)
             session.queue.put_nowait(agent_pb2.AgentMessage(hello=self.handler.hello()))
             call = agent_pb2_grpc.AgentServiceStub(channel).Connect(_requests(session.queue))

@@ -12,6 +12,7 @@ import time
 from agent.artifacts import ArtifactClient
 from agent.backoff import BackoffSettings
 from agent.cache import FileCache
+from agent.codecs import load_catalog
 from agent.config import AgentConfig
 from agent.connection import ChannelSettings, ControllerConnection
 from agent.engine_config import Engine
@@ -65,11 +66,15 @@ class RenderAgent:
                 config.file_roots,
                 artifacts.download,
                 cache=FileCache(config.cache_dir, config.cache_max_bytes),
+                path_map=config.inputs.path_mapper(),
             ),
+            inputs=config.inputs,
             artifacts=artifacts,
             engines={engine.name: engine for engine in engines},
             mfr_cpu_percent=config.mfr_cpu_percent,
             default_hang_timeout=config.hang_timeout,
+            stuck_exit_grace=config.stuck_exit_grace,
+            codec_catalog=load_catalog(config.codec_catalog_file),
         )
 
         self.runner = LeaseRunner(
@@ -89,8 +94,11 @@ class RenderAgent:
                 ", ".join(lease.lease_id for lease in self._interrupted),
             )
 
-    async def run(self, shutdown: asyncio.Event) -> None:
-        """Serve leases until shutdown is set, then stop the renders and report them."""
+    async def run(self, shutdown: asyncio.Event, hurry: asyncio.Event | None = None) -> None:
+        """Serve leases until shutdown is set, drain, then stop the renders and report them.
+
+        The drain lasts up to config.drain_grace seconds, or until hurry is set.
+        """
         logger.info(
             "agent %s starting: controller %s, %d slots, engines %s",
             self.config.agent_id,
@@ -100,6 +108,7 @@ class RenderAgent:
         )
         connection = asyncio.create_task(self.connection.run(), name="controller-connection")
         await shutdown.wait()
+        await self._drain(hurry or asyncio.Event())
         logger.info("shutting down: stopping %d running leases", len(self.runner.running()))
         await self.runner.stop_all(
             LeaseFailure(
@@ -110,6 +119,31 @@ class RenderAgent:
         await self.connection.close()
         await connection
         logger.info("agent %s stopped", self.config.agent_id)
+
+    async def _drain(self, hurry: asyncio.Event) -> None:
+        """Take no new leases and wait up to config.drain_grace for the running ones to end.
+
+        The controller learns of the drain from the next heartbeat, sent at once here.
+        """
+        self.runner.accepting = False
+        self.connection.send(agent_pb2.AgentMessage(heartbeat=self.heartbeat()))
+        running = len(self.runner.running())
+        if running == 0 or self.config.drain_grace <= 0:
+            return
+        logger.info(
+            "draining: waiting up to %g s for %d running leases to finish",
+            self.config.drain_grace,
+            running,
+        )
+        deadline = time.monotonic() + self.config.drain_grace
+        while self.runner.running() and time.monotonic() < deadline and not hurry.is_set():
+            await asyncio.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
+        if self.runner.running():
+            logger.warning(
+                "drain grace of %g s is over: stopping %d leases, which are requeued",
+                self.config.drain_grace,
+                len(self.runner.running()),
+            )
 
     async def _wait_for_acks(self) -> None:
         """Wait until the controller acknowledged the results stored so far.
@@ -145,10 +179,13 @@ class RenderAgent:
             running=self.runner.running(),
             fonts=self.fonts,
             interrupted=self._interrupted,
+            draining=not self.runner.accepting,
         )
 
     def heartbeat(self) -> agent_pb2.Heartbeat:
-        return agent_pb2.Heartbeat(running=self.runner.running())
+        return agent_pb2.Heartbeat(
+            running=self.runner.running(), draining=not self.runner.accepting
+        )
 
     async def on_welcome(self, welcome: agent_pb2.Welcome) -> None:
         for lease in self._interrupted:

@@ -35,7 +35,8 @@ def encode_args(
     """Return the ffmpeg arguments that encode source into output_dir as stem.<ext>."""
     args = ["-y", "-i", str(source), "-map", "0:v:0"]
     if encode.format == "h264":
-        width = f"min({encode.max_width},iw)" if encode.max_width else "iw"
+        # A comma separates filters in -vf, so the one inside min() is escaped.
+        width = f"min({encode.max_width}\\,iw)" if encode.max_width else "iw"
         # yuv420p needs even dimensions; After Effects compositions may have odd ones.
         args += ["-map", "0:a?", "-vf", f"scale=trunc({width}/2)*2:-2"]
         args += h264_args(encode)

@@ -1,10 +1,18 @@
 """Fetch templates and assets into a lease's workspace.
 
-Supported sources: `file://` URIs and bare local paths (only inside the configured file roots
-when any are configured), `http://` and `https://`, `data:` URIs, and
-`artifact://<sha256>/<name>` from the controller's artifact store. Every failure raises
-LeaseFailure with code fetch_failed, naming the source and the error. Network errors are
-retryable, but a missing file or an HTTP 404 is not.
+Sources:
+- `file://` URIs and bare local paths (POSIX, `C:\\...`, `\\\\server\\share\\...`), after the
+  agent's path mapping rules, and only inside the agent's file roots. An agent without file
+  roots rejects every local file.
+- `http://` and `https://`, streamed with retries, resume and conditional requests
+  (agent/http_fetch.py).
+- `data:` URIs, `artifact://<sha256>/<name>` from the controller's artifact store, and
+  `s3://bucket/key` when boto3 is installed (agent/s3.py).
+
+Remote files (http, https, s3, artifact) go through the content-addressed cache. Two leases
+that need the same file at once share one download. Every failure raises LeaseFailure with
+code fetch_failed, naming the source and the error; a failed or unverified download leaves
+nothing in the cache.
 """
 
 from __future__ import annotations
@@ -20,30 +28,29 @@ import os
 import re
 import shutil
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.cache import FileCache
+from agent import http_fetch, s3
+from agent.cache import FileCache, UrlEntry
 from agent.errors import LeaseFailure
+from agent.http_fetch import HttpSettings, Validators
+from agent.pathmap import PathMapper, is_local_path, path_of_file_uri
 
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
-DEFAULT_HTTP_TIMEOUT = 60.0
-USER_AGENT = "aefarm-agent"
 
 # Downloads an artifact by sha256 into a file, verifying the hash; returns the bytes written.
 ArtifactDownload = Callable[[str, Path], Awaitable[int]]
 
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-# HTTP statuses after which another attempt can succeed.
-_RETRYABLE_HTTP = frozenset({408, 425, 429, 500, 502, 503, 504})
+_REMOTE = frozenset({"http", "https", "s3", "artifact"})
+
+__all__ = ["FetchedFile", "Fetcher", "file_name_for", "is_local_path", "safe_file_name"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ class FetchedFile:
 def fetch_error(source: str, reason: str, *, retryable: bool) -> LeaseFailure:
     if source.startswith("data:") and len(source) > 60:
         source = source[:60] + "..."
-    return LeaseFailure("fetch_failed", f"cannot fetch {source}: {reason}", retryable=retryable)
+    return http_fetch.fetch_error(source, reason, retryable=retryable)
 
 
 def safe_file_name(name: str, fallback: str = "download") -> str:
@@ -83,21 +90,6 @@ def file_name_for(source: str) -> str:
     return safe_file_name(urllib.parse.unquote(segment))
 
 
-def is_local_path(source: str) -> bool:
-    """True for a bare path: /x/t.aep, C:\\x\\t.aep, C:/x/t.aep or \\\\server\\share\\t.aep."""
-    return source.startswith(("/", "\\\\")) or bool(_WINDOWS_DRIVE.match(source))
-
-
-def local_path_of_file_uri(uri: str) -> Path:
-    parts = urllib.parse.urlsplit(uri)
-    host = parts.netloc
-    if host not in ("", "localhost"):
-        if os.name != "nt":
-            raise fetch_error(uri, f"file URIs with a host ({host}) need Windows", retryable=False)
-        return Path(f"\\\\{host}" + urllib.request.url2pathname(parts.path))
-    return Path(urllib.request.url2pathname(parts.path))
-
-
 class Fetcher:
     """Fetches sources into workspaces. One fetcher serves every lease of an agent."""
 
@@ -107,16 +99,18 @@ class Fetcher:
         download_artifact: ArtifactDownload | None = None,
         *,
         cache: FileCache | None = None,
-        http_timeout: float = DEFAULT_HTTP_TIMEOUT,
+        http: HttpSettings | None = None,
+        path_map: PathMapper | None = None,
     ) -> None:
         self.file_roots = tuple(Path(root).resolve() for root in file_roots)
         self.download_artifact = download_artifact
         self.cache = cache
-        self.http_timeout = http_timeout
+        self.http = http or HttpSettings()
+        self.path_map = path_map or PathMapper()
+        # Downloads under way, by sha256 or URL; the result is the sha256 of the cached file.
+        self._flights: dict[str, asyncio.Future[str | None]] = {}
         if not self.file_roots:
-            logger.warning(
-                "no --file-root given: file:// sources may read any file this agent can read"
-            )
+            logger.warning("no --file-root given: file:// sources and local paths are rejected")
 
     async def fetch(
         self, source: str, directory: Path, *, name: str = "", sha256: str = ""
@@ -129,48 +123,57 @@ class Fetcher:
         destination = directory / file_name
         directory.mkdir(parents=True, exist_ok=True)
         parts = urllib.parse.urlsplit(source)
-        if parts.scheme == "artifact":
+        scheme = "" if is_local_path(source) else parts.scheme.lower()
+        if scheme == "artifact":
             sha256 = sha256 or parts.netloc
         if sha256 and not _SHA256.match(sha256):
             raise fetch_error(
                 source, f"expected sha256 {sha256!r} is not 64 hex digits", retryable=False
             )
-        if sha256 and self.cache is not None and self.cache.copy_to(sha256, destination):
-            logger.info("fetched %s from the cache as %s", source, destination)
-            return FetchedFile(destination, destination.stat().st_size, from_cache=True)
-
-        fetched = await self._fetch_uncached(source, parts, destination)
-        if sha256:
-            # The artifact download checks its own hash while it streams.
-            if parts.scheme != "artifact":
-                await self._verify(source, destination, sha256, retryable=parts.scheme != "file")
-            if self.cache is not None:
-                await asyncio.to_thread(self.cache.add, sha256, destination)
-        logger.info("fetched %s as %s (%d bytes)", source, destination, fetched.size)
+        sha256 = sha256.lower()
+        if scheme in _REMOTE:
+            fetched = await self._fetch_remote(source, scheme, destination, sha256)
+        else:
+            fetched = await self._fetch_here(source, scheme, destination)
+            if sha256:
+                await _verify(source, destination, sha256, retryable=False)
+        logger.info(
+            "fetched %s as %s (%d bytes%s)",
+            source,
+            destination,
+            fetched.size,
+            ", from the cache" if fetched.from_cache else "",
+        )
         return fetched
 
-    async def _fetch_uncached(
-        self, source: str, parts: urllib.parse.SplitResult, destination: Path
-    ) -> FetchedFile:
-        if is_local_path(source):
-            return await self._copy_local(source, Path(source), destination)
-        if parts.scheme == "file":
-            return await self._copy_local(source, local_path_of_file_uri(source), destination)
-        if parts.scheme in ("http", "https"):
-            return await self._download_http(source, destination)
-        if parts.scheme == "data":
+    async def _fetch_here(self, source: str, scheme: str, destination: Path) -> FetchedFile:
+        if scheme == "":
+            return await self._copy_local(source, source, destination)
+        if scheme == "file":
+            return await self._copy_local(source, path_of_file_uri(source), destination)
+        if scheme == "data":
             return _write_data_uri(source, destination)
-        if parts.scheme == "artifact":
-            return await self._download_artifact(source, parts.netloc, destination)
         raise fetch_error(
             source,
-            f"unsupported scheme {parts.scheme!r}; use file://, http(s)://, data: or artifact://",
+            f"unsupported scheme {scheme!r}; use file://, http(s)://, data:, s3:// or artifact://",
             retryable=False,
         )
 
-    def _check_root(self, source: str, path: Path) -> Path:
-        resolved = path.resolve()
-        if self.file_roots and not any(resolved.is_relative_to(root) for root in self.file_roots):
+    def local_path(self, source: str, path: str) -> Path:
+        """Map path by the path mapping rules and check it against the file roots."""
+        try:
+            local = self.path_map.local_path(path)
+        except ValueError as error:
+            raise fetch_error(source, str(error), retryable=False) from error
+        resolved = local.resolve()
+        if not self.file_roots:
+            raise fetch_error(
+                source,
+                f"{resolved} is a local file and this agent has no file roots; start the agent "
+                "with --file-root DIR naming a folder that contains it",
+                retryable=False,
+            )
+        if not any(resolved.is_relative_to(root) for root in self.file_roots):
             roots = ", ".join(str(root) for root in self.file_roots)
             raise fetch_error(
                 source,
@@ -180,8 +183,8 @@ class Fetcher:
             )
         return resolved
 
-    async def _copy_local(self, source: str, path: Path, destination: Path) -> FetchedFile:
-        resolved = self._check_root(source, path)
+    async def _copy_local(self, source: str, path: str, destination: Path) -> FetchedFile:
+        resolved = self.local_path(source, path)
         if not resolved.is_file():
             raise fetch_error(source, f"file {resolved} does not exist", retryable=False)
         try:
@@ -190,29 +193,113 @@ class Fetcher:
             raise fetch_error(source, f"copy failed: {error}", retryable=True) from error
         return FetchedFile(destination, destination.stat().st_size)
 
-    async def _download_http(self, source: str, destination: Path) -> FetchedFile:
-        stop = threading.Event()
+    async def _fetch_remote(
+        self, source: str, scheme: str, destination: Path, sha256: str
+    ) -> FetchedFile:
+        cache = self.cache
+        if cache is None:
+            fetched, _ = await self._download(source, scheme, destination, sha256)
+            return fetched
+        key = sha256 or source
+        while True:
+            hit = bool(sha256) and await asyncio.to_thread(cache.copy_to, sha256, destination)
+            if hit:
+                return FetchedFile(destination, destination.stat().st_size, from_cache=True)
+            flight = self._flights.get(key)
+            if flight is None:
+                break
+            # Another lease is downloading this file: wait for it and take the cached copy.
+            shared = await asyncio.shield(flight)
+            hit = shared is not None and await asyncio.to_thread(cache.copy_to, shared, destination)
+            if hit:
+                return FetchedFile(destination, destination.stat().st_size, from_cache=True)
+        flight = asyncio.get_running_loop().create_future()
+        self._flights[key] = flight
         try:
-            size = await asyncio.to_thread(
-                _http_download, source, destination, self.http_timeout, stop
+            fetched, cached = await self._download(source, scheme, destination, sha256)
+        except LeaseFailure as failure:
+            flight.set_exception(failure)
+            # Waiters see the failure; mark it retrieved for a flight nobody waited for.
+            flight.exception()
+            raise
+        except BaseException:
+            flight.set_result(None)
+            raise
+        else:
+            flight.set_result(cached)
+        finally:
+            del self._flights[key]
+        return fetched
+
+    async def _download(
+        self, source: str, scheme: str, destination: Path, sha256: str
+    ) -> tuple[FetchedFile, str]:
+        """Download into destination and add it to the cache; return it and its sha256."""
+        temporary = _temporary_path(destination)
+        outcome: http_fetch.HttpOutcome | None = None
+        try:
+            if scheme in ("http", "https"):
+                entry = self._http_entry(source, sha256)
+                outcome = await self._download_http(source, temporary, entry)
+                if outcome.not_modified and entry is not None:
+                    if self.cache is not None and await asyncio.to_thread(
+                        self.cache.copy_to, entry.sha256, destination
+                    ):
+                        size = destination.stat().st_size
+                        return FetchedFile(destination, size, from_cache=True), entry.sha256
+                    # Evicted meanwhile: fetch it whole.
+                    outcome = await self._download_http(source, temporary, None)
+            elif scheme == "s3":
+                await asyncio.to_thread(s3.download_s3, source, temporary)
+            else:
+                await self._download_artifact(source, sha256, temporary)
+            actual = await asyncio.to_thread(file_sha256, temporary)
+            if sha256 and actual != sha256:
+                raise fetch_error(source, f"sha256 is {actual}, expected {sha256}", retryable=True)
+            os.replace(temporary, destination)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                temporary.unlink()
+        size = destination.stat().st_size
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.add, actual, destination)
+            if outcome is not None:
+                entry = UrlEntry(source, actual, size, outcome.etag, outcome.last_modified)
+                await asyncio.to_thread(self.cache.remember_url, entry)
+        return FetchedFile(destination, size), actual
+
+    def _http_entry(self, source: str, sha256: str) -> UrlEntry | None:
+        entry = self.cache.url_entry(source) if self.cache is not None else None
+        if entry is None or (sha256 and entry.sha256 != sha256):
+            return None
+        return entry
+
+    async def _download_http(
+        self, source: str, temporary: Path, entry: UrlEntry | None
+    ) -> http_fetch.HttpOutcome:
+        """Download source into temporary, conditionally when entry has validators."""
+        stop = threading.Event()
+        validators = None
+        if entry is not None and (entry.etag or entry.last_modified):
+            validators = Validators(entry.etag, entry.last_modified)
+        try:
+            return await asyncio.to_thread(
+                http_fetch.download, source, temporary, self.http, stop, validators
             )
         finally:
             # A cancelled fetch leaves the thread running until its next chunk; this ends it.
             stop.set()
-        return FetchedFile(destination, size)
 
-    async def _download_artifact(self, source: str, sha256: str, destination: Path) -> FetchedFile:
+    async def _download_artifact(self, source: str, sha256: str, destination: Path) -> None:
         if self.download_artifact is None:
             raise fetch_error(source, "no controller connection for artifact://", retryable=True)
-        size = await self.download_artifact(sha256, destination)
-        return FetchedFile(destination, size)
+        await self.download_artifact(sha256, destination)
 
-    async def _verify(self, source: str, path: Path, sha256: str, *, retryable: bool) -> None:
-        actual = await asyncio.to_thread(file_sha256, path)
-        if actual != sha256.lower():
-            raise fetch_error(
-                source, f"sha256 is {actual}, expected {sha256.lower()}", retryable=retryable
-            )
+
+async def _verify(source: str, path: Path, sha256: str, *, retryable: bool) -> None:
+    actual = await asyncio.to_thread(file_sha256, path)
+    if actual != sha256:
+        raise fetch_error(source, f"sha256 is {actual}, expected {sha256}", retryable=retryable)
 
 
 def file_sha256(path: Path) -> str:
@@ -235,36 +322,6 @@ def _copy_atomically(source: Path, destination: Path) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
-
-
-def _http_download(url: str, destination: Path, timeout: float, stop: threading.Event) -> int:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
-    temporary = _temporary_path(destination)
-    size = 0
-    try:
-        with (
-            urllib.request.urlopen(request, timeout=timeout) as response,
-            temporary.open("wb") as file,
-        ):
-            while chunk := response.read(CHUNK_SIZE):
-                if stop.is_set():
-                    raise fetch_error(url, "the fetch was stopped", retryable=True)
-                file.write(chunk)
-                size += len(chunk)
-        os.replace(temporary, destination)
-    except urllib.error.HTTPError as error:
-        raise fetch_error(
-            url, f"HTTP {error.code} {error.reason}", retryable=error.code in _RETRYABLE_HTTP
-        ) from error
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-        reason = getattr(error, "reason", error)
-        raise fetch_error(url, f"network error: {reason}", retryable=True) from error
-    except OSError as error:
-        raise fetch_error(url, f"cannot write {destination}: {error}", retryable=True) from error
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-    return size
 
 
 def _write_data_uri(uri: str, destination: Path) -> FetchedFile:

@@ -1,17 +1,31 @@
 """Fetch everything a render task needs into its workspace.
 
 Layout of a workspace: the template and static files at the top (so paths relative to the
-project keep working), footage in `footage/`, fonts in `fonts/`.
+project keep working), footage in `footage/`, fonts in `fonts/`, scripts in `scripts/`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.engine_config import Engine
 from agent.errors import LeaseFailure
+from agent.extendscript import (
+    PendingScripts,
+    ScriptRun,
+    read_result,
+    run_scripts,
+    script_runs_from_json,
+)
 from agent.fetch import FetchedFile, Fetcher, file_name_for
+from agent.fonts import FontInstall, resolve_font_names
+from agent.input_options import InputOptions
 from agent.patch import DataPatch, FootagePatch, LayerTarget, data_patch_from_proto
 from protos import common_pb2
 
@@ -39,6 +53,8 @@ class TaskInputs(FetchTotals):
     template: Path
     footage: list[FootagePatch] = field(default_factory=list)
     data: list[DataPatch] = field(default_factory=list)
+    scripts: list[ScriptRun] = field(default_factory=list)
+    fonts: list[Path] = field(default_factory=list)
 
 
 class UniqueNames:
@@ -58,9 +74,15 @@ class UniqueNames:
 
 
 async def fetch_task_inputs(
-    task: common_pb2.RenderTask, workspace: Path, fetcher: Fetcher
+    task: common_pb2.RenderTask,
+    workspace: Path,
+    fetcher: Fetcher,
+    font_dirs: Sequence[Path] = (),
 ) -> TaskInputs:
-    """Fetch the template and the assets of task; return the patches the assets ask for."""
+    """Fetch the template and the assets of task; return the patches the assets ask for.
+
+    The font file names of task.fonts are looked up in the workspace, then in font_dirs.
+    """
     if not task.template_src:
         raise LeaseFailure("template_not_found", "the task has no template_src to fetch")
     top_names = UniqueNames(PROJECT_NAME)
@@ -77,6 +99,7 @@ async def fetch_task_inputs(
     inputs.count(template)
 
     footage_names = UniqueNames()
+    script_names = UniqueNames()
     for index, asset in enumerate(task.assets):
         kind = asset.WhichOneof("kind")
         if kind == "footage":
@@ -87,7 +110,9 @@ async def fetch_task_inputs(
             )
             inputs.count(fetched)
             target = LayerTarget(footage.layer_name, footage.layer_index, footage.composition)
-            inputs.footage.append(FootagePatch(target, fetched.path, footage.sequence))
+            inputs.footage.append(
+                FootagePatch(target, fetched.path, footage.sequence, footage.remove_old)
+            )
         elif kind == "data":
             inputs.data.append(data_patch_from_proto(asset.data))
         elif kind == "static_file":
@@ -100,15 +125,77 @@ async def fetch_task_inputs(
             font = asset.font
             fetched = await fetcher.fetch(font.src, workspace / "fonts", name=font.name)
             inputs.count(fetched)
-            # TODO: install fetched fonts for the render; After Effects reports them as
-            # missing until then, which fails the job unless allow_missing_fonts is set.
-            logger.warning("font %s was fetched but fonts are not installed yet", fetched.path.name)
+            inputs.fonts.append(fetched.path)
         elif kind == "script":
-            raise LeaseFailure(
-                "unsupported_asset",
-                f"assets[{index}] is a script ({asset.script.src}); this agent does not run "
-                f"ExtendScript assets",
+            script = asset.script
+            name = script_names.claim(file_name_for(script.src))
+            fetched = await fetcher.fetch(script.src, workspace / "scripts", name=name)
+            inputs.count(fetched)
+            inputs.scripts.append(
+                script_runs_from_json(fetched.path, script.keyword, script.parameters_json)
             )
         else:
             raise LeaseFailure("unsupported_asset", f"assets[{index}] has no known kind")
+    for path in resolve_font_names(task.fonts, workspace, font_dirs):
+        if path not in inputs.fonts:
+            inputs.fonts.append(path)
     return inputs
+
+
+class LeaseExtras:
+    """The fonts and scripts of one lease, around its render.
+
+    Fonts are installed right after the fetch (so scripts see them too) and removed by
+    close(). Scripts run on the prepared project through the agent's runner; with
+    patched-aerender they run inside the render, through the `-r` flag.
+    """
+
+    def __init__(self, options: InputOptions, inputs: TaskInputs, workspace: Path) -> None:
+        self.options = options
+        self.inputs = inputs
+        self.workspace = workspace
+        self._fonts = FontInstall(inputs.fonts, workspace / "fonts")
+        self._env: dict[str, str] = {}
+        self._pending: PendingScripts | None = None
+
+    def install_fonts(self) -> None:
+        self._env = self._fonts.install()
+
+    async def run_scripts(self, project: Path, *, render_follows: bool) -> Path:
+        """Run the scripts on project; return the project to render from then on."""
+        if not self.inputs.scripts:
+            return project
+        if project == self.inputs.template:
+            # The template may be a hard link into the cache: a script saves a copy.
+            copy = self.workspace / PROJECT_NAME
+            await asyncio.to_thread(shutil.copyfile, project, copy)
+            project = copy
+        self._pending = await run_scripts(
+            self.options.script_runner,
+            self.options.afterfx,
+            self.options.script_timeout,
+            self.inputs.scripts,
+            project,
+            self.workspace,
+            render_follows=render_follows,
+        )
+        return project
+
+    def engine(self, engine: Engine) -> Engine:
+        """Return engine with the environment the installed fonts need."""
+        if not self._env:
+            return engine
+        return dataclasses.replace(engine, env={**engine.env, **self._env})
+
+    @property
+    def render_script(self) -> Path | None:
+        """The wrapper aerender runs with -r, for the patched-aerender runner."""
+        return self._pending.wrapper if self._pending is not None else None
+
+    def check_scripts(self) -> None:
+        """After the render: fail when the scripts aerender ran reported an error."""
+        if self._pending is not None:
+            read_result(self._pending.result, "patched-aerender")
+
+    def close(self) -> None:
+        self._fonts.remove()

@@ -66,14 +66,9 @@ class LeaseRunner:
             lease_logger.warning("the lease is already running: ignoring the duplicate")
             return
         if not self.accepting:
-            # A rejection Result would make the controller grant the job again at once, to
-            # this agent, until the job runs out of attempts. Without a result the lease
-            # expires after the controller's grace, and the journal names it as interrupted
-            # in the next Hello.
-            lease_logger.warning(
-                "the agent is shutting down: lease not started, it is requeued when it expires"
-            )
-            self.journal.record(context.running())
+            # The controller requeues an agent_shutdown lease at once, without counting the
+            # attempt, and gives it to another agent first.
+            self._reject(context, "agent_shutdown", "the agent is stopping and takes no new leases")
             return
         if len(self._running) >= self.slots:
             self._reject(

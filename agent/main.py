@@ -11,12 +11,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.config import DEFAULT_HANG_TIMEOUT, AgentConfig, default_agent_id
+from agent import settings
+from agent.cache import MIB
+from agent.codecs import CatalogError, load_catalog
+from agent.config import (
+    DEFAULT_HANG_TIMEOUT,
+    DEFAULT_STUCK_EXIT_GRACE,
+    AgentConfig,
+    default_agent_id,
+)
+from agent.input_options import add_input_flags, input_options_from_args
 from agent.workspace import DEFAULT_KEEP_FAILED
 
 logger = logging.getLogger(__name__)
 
 CONTROLLER_ENV = "AEFARM_CONTROLLER"
+DEFAULT_DRAIN_GRACE = 600.0
 
 
 def _engine_entry(text: str) -> tuple[str, str]:
@@ -44,12 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_connection_flags(parser)
     _add_render_flags(parser)
+    add_input_flags(parser)
     parser.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
         help="log level (default: info)",
     )
+    settings.add_service_arguments(parser)
     return parser
 
 
@@ -98,7 +110,8 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=[],
         metavar="DIR",
-        help="folder that file:// sources may read from; repeatable (default: any folder)",
+        help="folder that file:// sources and local paths may read from; repeatable "
+        "(default: none, so local sources are refused)",
     )
     parser.add_argument(
         "--keep-failed",
@@ -123,6 +136,31 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
         help="seconds without aerender output before a render counts as hung, for jobs that "
         f"set no limit (default: {DEFAULT_HANG_TIMEOUT:.0f})",
     )
+    parser.add_argument(
+        "--drain-grace",
+        type=float,
+        default=DEFAULT_DRAIN_GRACE,
+        metavar="SECONDS",
+        help="on SIGTERM, seconds to let running renders finish before they are stopped and "
+        "requeued; a second SIGTERM or SIGINT stops them at once "
+        f"(default: {DEFAULT_DRAIN_GRACE:.0f}, the systemd unit's TimeoutStopSec less 30)",
+    )
+    parser.add_argument(
+        "--stuck-exit-grace",
+        type=float,
+        default=DEFAULT_STUCK_EXIT_GRACE,
+        metavar="SECONDS",
+        help="seconds aerender may take to exit after the composition finished and the output "
+        "stopped growing; then its tree is stopped and the render completes "
+        f"(default: {DEFAULT_STUCK_EXIT_GRACE:.0f})",
+    )
+    parser.add_argument(
+        "--codec-catalog",
+        type=Path,
+        metavar="FILE",
+        help="JSON file of codec catalog entries (codec id -> output_module, extension, "
+        "encode) that add to or replace the built-in codecs; see docs/aerender.md",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
@@ -135,10 +173,21 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         pools=tuple(args.pool),
         engines=dict(args.engine),
         file_roots=tuple(args.file_root),
+        cache_max_bytes=args.cache_size * MIB,
+        inputs=input_options_from_args(args),
         simulate=args.simulate,
         keep_failed_workspaces=args.keep_failed,
         mfr_cpu_percent=args.mfr_cpu_percent,
         hang_timeout=args.hang_timeout,
+        stuck_exit_grace=args.stuck_exit_grace,
+        codec_catalog_file=args.codec_catalog,
+        drain_grace=args.drain_grace,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        token_file=args.token_file,
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -150,13 +199,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return parse_log_cmd.main(arguments[1:])
 
     parser = build_parser()
+    checking = arguments[:1] == ["check-config"]
+    if checking:
+        arguments = arguments[1:]
+    settings.apply_settings(parser, arguments)
     args = parser.parse_args(arguments)
     if not args.controller:
         parser.error(f"--controller is required when ${CONTROLLER_ENV} is not set")
-    from agent.lease_context import configure_logging
+    settings.check_service_arguments(parser, args)
+    from agent import logformat
 
-    configure_logging(args.log_level)
+    logformat.configure(args.log_format, args.log_level)
     config = config_from_args(args)
+    if checking:
+        print(settings.describe(config))
+        return 0
+    try:
+        load_catalog(config.codec_catalog_file)
+    except CatalogError as error:
+        parser.error(str(error))
     config.work_dir.mkdir(parents=True, exist_ok=True)
     asyncio.run(serve(config))
     return 0
@@ -164,7 +225,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(config: AgentConfig) -> None:
     """Run the agent until SIGTERM or SIGINT."""
+    from agent import sdnotify
+    from agent.connection import ChannelSettings
     from agent.daemon import RenderAgent
+    from agent.metrics import AgentMetrics
+    from agent.tls import ChannelSecurity, read_token
+
+    token = os.environ.get("AEFARM_TOKEN", "")
     from agent.engine_config import installed_engines, simulated_engines
     from agent.fonts import installed_font_families
     from agent.proctree import become_subreaper
@@ -172,7 +239,8 @@ async def serve(config: AgentConfig) -> None:
     if become_subreaper():
         logger.info("this agent adopts orphaned render processes, so none outlives it")
     shutdown = asyncio.Event()
-    _install_signal_handlers(shutdown)
+    hurry = asyncio.Event()
+    _install_signal_handlers(shutdown, hurry)
 
     if config.simulate:
         logger.warning("--simulate: every engine runs the aerender simulator, not After Effects")
@@ -180,16 +248,45 @@ async def serve(config: AgentConfig) -> None:
     else:
         engines = await installed_engines(config.engines, config.engines_cache_file)
     fonts = await asyncio.to_thread(installed_font_families)
-    await RenderAgent(config, engines, fonts=fonts).run(shutdown)
+    security = ChannelSecurity(
+        config.tls_ca, config.tls_cert, config.tls_key, read_token(config.token_file, token)
+    )
+    channel_settings = ChannelSettings(security=security)
+    render_agent = RenderAgent(config, engines, fonts=fonts, channel_settings=channel_settings)
+    metrics = AgentMetrics(render_agent) if config.metrics_port is not None else None
+    if metrics is not None and config.metrics_port is not None:
+        metrics.serve(config.metrics_port, config.metrics_host)
+    sdnotify.notify("READY=1")
+    watchdog = asyncio.create_task(sdnotify.ping_watchdog())
+    stopping = asyncio.create_task(_notify_stopping(shutdown))
+    try:
+        await render_agent.run(shutdown, hurry)
+    finally:
+        watchdog.cancel()
+        stopping.cancel()
+        if metrics is not None:
+            metrics.close()
 
 
-def _install_signal_handlers(shutdown: asyncio.Event) -> None:
+async def _notify_stopping(shutdown: asyncio.Event) -> None:
+    from agent import sdnotify
+
+    await shutdown.wait()
+    # systemd keeps the unit in "deactivating" for the drain instead of counting it as hung.
+    sdnotify.notify("STOPPING=1")
+
+
+def _install_signal_handlers(shutdown: asyncio.Event, hurry: asyncio.Event) -> None:
+    """The first signal starts a drain (shutdown); a second one ends the drain (hurry)."""
     loop = asyncio.get_running_loop()
 
     def request_shutdown(name: str) -> None:
         if not shutdown.is_set():
-            logger.info("%s received: shutting down", name)
-        shutdown.set()
+            logger.info("%s received: draining, then shutting down", name)
+            shutdown.set()
+        elif not hurry.is_set():
+            logger.info("%s received again: stopping the running leases now", name)
+            hurry.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         try:

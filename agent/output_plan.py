@@ -91,13 +91,14 @@ def plan_output(
         output_module = None
         encode = codec.native_fallback
 
-    if output_module is None:
+    if output_module is None or encode is not None:
         if encode is None:
             raise ValueError(f"codec {codec.codec_id!r} has neither output module nor encode")
         # The extension is a guess: Lossless writes .mov since AE 2022 and .avi before, and
         # the output is found under either name after the render.
+        intermediate_module = output_module or codecs.LOSSLESS
         return OutputPlan(
-            output_module=codecs.LOSSLESS,
+            output_module=codecs.match_template(intermediate_module, output_modules),
             render_settings=render_settings,
             render_output=workspace / "render" / "intermediate.mov",
             render_sequence=False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,9 @@ logger = logging.getLogger(__name__)
 
 # Names listed at most in a "not found" message.
 _MAX_LISTED = 20
+# A composition of "*" addresses every composition that has the layer, like no composition.
+EVERY_COMPOSITION = "*"
+_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,8 @@ class FootagePatch:
     target: LayerTarget
     path: Path
     sequence: bool = False
+    # Remove each replaced footage item that no layer uses any more (nexrender's removeOld).
+    remove_old: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class DataPatch:
 class PatchReport:
     layers_replaced: list[str] = field(default_factory=list)
     properties_set: list[str] = field(default_factory=list)
+    items_removed: list[str] = field(default_factory=list)
 
 
 def data_patch_from_proto(asset: common_pb2.DataAsset) -> DataPatch:
@@ -127,6 +134,7 @@ def _replace_footage(project: Any, patch: FootagePatch, report: PatchReport) -> 
             f"cannot import {patch.path.name} for {patch.target.describe()}: {error}",
         ) from error
 
+    old_sources = []
     for comp, layer in layers:
         if getattr(layer, "source", None) is None:
             raise LeaseFailure(
@@ -138,8 +146,30 @@ def _replace_footage(project: Any, patch: FootagePatch, report: PatchReport) -> 
         # A layer without a name of its own shows its source's name, so it would take the new
         # file's name. Setting the name keeps it addressable by later assets and jobs.
         layer.name = layer.name
+        old_sources.append(layer.source)
         layer.replace_source(item, False)
         report.layers_replaced.append(f"{comp.name}/{layer.name}")
+    if patch.remove_old:
+        _remove_unused(project, old_sources, report)
+
+
+def _remove_unused(project: Any, sources: Sequence[Any], report: PatchReport) -> None:
+    """Remove the footage items among sources that no layer of any composition shows.
+
+    Compositions are kept: a precomposition replaced on one layer may still be rendered.
+    """
+    used = {
+        id(layer.source)
+        for comp in project.compositions
+        for layer in comp.layers
+        if getattr(layer, "source", None) is not None
+    }
+    removed: set[int] = set()
+    for source in sources:
+        if isinstance(source, py_aep.FootageItem) and id(source) not in used | removed:
+            removed.add(id(source))
+            report.items_removed.append(source.name)
+            source.remove()
 
 
 def _set_data(project: Any, patch: DataPatch, report: PatchReport) -> None:
@@ -209,15 +239,7 @@ def _walk(start: Any, names: Sequence[str]) -> Any:
 
 def _set_value(prop: Any, value: Any, where: str) -> None:
     if prop.match_name == "ADBE Text Document":
-        text = value.get("text") if isinstance(value, dict) else value
-        if not isinstance(text, str | int | float):
-            raise LeaseFailure(
-                "unsupported_property",
-                f'{where} takes a string or {{"text": ...}}, not {json.dumps(value)[:80]}',
-            )
-        # py-aep rejects a new TextDocument on a static text value; the document must be
-        # changed in place.
-        prop.value.text = str(text)
+        _set_text_document(prop.value, value, where)
         return
 
     try:
@@ -228,10 +250,53 @@ def _set_value(prop: Any, value: Any, where: str) -> None:
         ) from error
 
 
+def _set_text_document(document: Any, value: Any, where: str) -> None:
+    """Set a text document from a string or {"text", "fillColor", "strokeColor", "fontSize"}.
+
+    py-aep rejects a new TextDocument on a static text value, so the document is changed in
+    place.
+    """
+    fields = value if isinstance(value, dict) else {"text": value}
+    unknown = sorted(set(fields) - set(_TEXT_DOCUMENT_FIELDS))
+    text = fields.get("text", document.text)
+    if unknown or not isinstance(text, str | int | float):
+        raise LeaseFailure(
+            "unsupported_property",
+            f"{where} takes a string or an object with {', '.join(_TEXT_DOCUMENT_FIELDS)}, "
+            f"not {json.dumps(value)[:80]}",
+        )
+    document.text = str(text)
+    for key, attribute in _TEXT_DOCUMENT_FIELDS.items():
+        if key == "text" or key not in fields:
+            continue
+        try:
+            setattr(document, attribute, _coerce(getattr(document, attribute), fields[key]))
+        except (TypeError, ValueError, AttributeError) as error:
+            raise LeaseFailure(
+                "unsupported_property", f"cannot set {key} of {where}: {error}"
+            ) from error
+
+
+# Fields of a Source Text value object and the py-aep TextDocument attributes they set.
+_TEXT_DOCUMENT_FIELDS = {
+    "text": "text",
+    "fillColor": "fill_color",
+    "strokeColor": "stroke_color",
+    "fontSize": "font_size",
+}
+
+
 def _coerce(current: Any, value: Any) -> Any:
-    """Shape a JSON value like the property's current value: floats, padded dimensions."""
+    """Shape a JSON value like the property's current value: floats, padded dimensions.
+
+    A colour given as "#rrggbb" becomes [r, g, b] from 0 to 1 on a property whose value is a
+    list (a colour property).
+    """
     if isinstance(value, bool):
         return value
+    if isinstance(value, str) and isinstance(current, list) and _HEX_COLOR.fullmatch(value):
+        digits = value.lstrip("#")
+        value = [int(digits[i : i + 2], 16) / 255 for i in range(0, 6, 2)]
     if isinstance(value, int | float) and isinstance(current, float):
         return float(value)
     if isinstance(value, list) and isinstance(current, list):
@@ -243,7 +308,8 @@ def _coerce(current: Any, value: Any) -> Any:
 
 def find_layers(project: Any, target: LayerTarget) -> list[tuple[Any, Any]]:
     """Return (composition, layer) pairs that target names; raise when there is none."""
-    if target.composition:
+    every = target.composition in ("", EVERY_COMPOSITION)
+    if not every:
         comps = [find_composition(project, target.composition)]
     else:
         comps = list(project.compositions)
@@ -258,7 +324,7 @@ def find_layers(project: Any, target: LayerTarget) -> list[tuple[Any, Any]]:
     if found:
         return found
 
-    if target.composition:
+    if not every:
         existing = _names(layer.name for layer in comps[0].layers)
         detail = f"composition {target.composition!r} has the layers {existing}"
     else:

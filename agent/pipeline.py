@@ -16,16 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent import join
+from agent import actions, destinations, join
 from agent.aerender_args import RenderRequest
 from agent.aerender_log import AerenderLog
 from agent.artifacts import ArtifactClient
-from agent.config import DEFAULT_HANG_TIMEOUT
+from agent.codecs import CODECS, Codec
+from agent.config import DEFAULT_HANG_TIMEOUT, DEFAULT_STUCK_EXIT_GRACE
 from agent.encode import encode_output
 from agent.engine_config import Engine
 from agent.errors import LeaseFailure
 from agent.fetch import Fetcher
-from agent.inputs import PROJECT_NAME, FetchTotals, TaskInputs, fetch_task_inputs
+from agent.input_options import InputOptions
+from agent.inputs import PROJECT_NAME, FetchTotals, LeaseExtras, TaskInputs, fetch_task_inputs
 from agent.lease_context import LeaseContext
 from agent.media import MediaInfo
 from agent.output_plan import RESULT_STEM, OutputPlan, plan_output
@@ -48,6 +50,10 @@ class PipelineServices:
     engines: Mapping[str, Engine]
     mfr_cpu_percent: int = 100
     default_hang_timeout: float = DEFAULT_HANG_TIMEOUT
+    stuck_exit_grace: float = DEFAULT_STUCK_EXIT_GRACE
+    codec_catalog: Mapping[str, Codec] = dataclasses.field(default_factory=lambda: dict(CODECS))
+    # Path mapping, scripts and fonts.
+    inputs: InputOptions = dataclasses.field(default_factory=InputOptions)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class LeasePipeline:
         self._task: asyncio.Task[object] | None = None
         self._render: AerenderRun | None = None
         self._inputs: FetchTotals | None = None
+        self._extras: LeaseExtras | None = None
 
     async def run(self) -> agent_pb2.Result:
         """Run every stage and return the Result.
@@ -112,6 +119,8 @@ class LeasePipeline:
                 )
             )
         finally:
+            if self._extras is not None:
+                self._extras.close()
             self.reporter.close()
         logger.info("lease finished: %d outputs", len(published.outputs))
         return self._result(
@@ -142,19 +151,28 @@ class LeasePipeline:
         if task.kind == "join":
             return await self._run_join(task)
         self.reporter.set_stage(common_pb2.STAGE_DOWNLOAD)
-        inputs = await fetch_task_inputs(task, self.workspace, self.services.fetcher)
+        inputs = await fetch_task_inputs(
+            task, self.workspace, self.services.fetcher, self.services.inputs.font_dirs
+        )
         self._inputs = inputs
+        self._extras = LeaseExtras(self.services.inputs, inputs, self.workspace)
+        self._extras.install_fonts()
         self._checkpoint()
 
         self.reporter.set_stage(common_pb2.STAGE_PREPARE)
         project, info = await self._prepare(task, inputs)
+        project = await self._extras.run_scripts(
+            project, render_follows=task.settings.output_type != "aep"
+        )
         self._checkpoint()
         if task.settings.output_type == "aep":
             self.reporter.set_stage(common_pb2.STAGE_UPLOAD)
             return _Published(await self._publish([project]), None)
 
         engine = self._engine(task.settings.engine)
-        plan = plan_output(task.settings, engine.version, self.workspace)
+        plan = plan_output(
+            task.settings, engine.version, self.workspace, catalog=self.services.codec_catalog
+        )
         frames = None
         if info is not None:
             frames = expected_frames(info, *_frame_range(task.settings), _increment(task.settings))
@@ -237,11 +255,15 @@ class LeasePipeline:
             mfr_cpu_percent=self.services.mfr_cpu_percent,
             render_settings_overrides=dict(settings.render_settings_overrides),
             output_settings_overrides=dict(settings.output_settings_overrides),
+            script=self._extras.render_script if self._extras else None,
         )
+        if self._extras is not None:
+            engine = self._extras.engine(engine)
         limits = render_limits(
             settings.hang_timeout_seconds,
             settings.max_render_seconds,
             self.services.default_hang_timeout,
+            stuck_exit_grace=self.services.stuck_exit_grace,
         )
         self._render = AerenderRun(
             engine,
@@ -257,6 +279,8 @@ class LeasePipeline:
             self._render = None
         self._checkpoint()
         check_outcome(run.outcome, run.log, allow_missing_fonts=settings.allow_missing_fonts)
+        if self._extras is not None:
+            self._extras.check_scripts()
         files = find_outputs(plan.render_output, sequence=plan.render_sequence)
         media = await verify_outputs(
             files, run.log, expected_frames=frames, sequence=plan.render_sequence
@@ -277,6 +301,12 @@ class LeasePipeline:
         return _Published(await self._publish([output]), media, seconds)
 
     async def _publish(self, files: list[Path]) -> list[common_pb2.Output]:
+        task = self.lease.task
+        files = await actions.run_postrender(task.postrender_json, files, self.workspace)
+        destination = destinations.destination_for(task.upload_json)
+        if destination is not None:
+            job_id = self.context.job_id
+            return [await destinations.send(destination, path, job_id) for path in files]
         outputs = []
         for path in files:
             output = await self.services.artifacts.upload(

@@ -25,7 +25,10 @@ class LeaseReporter:
     Log bytes go out in LogChunk batches of up to log_batch_bytes, at least every
     log_interval seconds while the log grows. Every log byte is also appended to log_file.
 
-    Messages are dropped while the agent is disconnected; the log file keeps the whole log.
+    Messages are dropped while the agent is disconnected. The log file keeps the whole log,
+    and the log bytes from the first dropped chunk on are read back from it and sent again
+    with their offsets once a later message goes through; the controller drops the bytes it
+    already has by offset.
     """
 
     def __init__(
@@ -40,6 +43,7 @@ class LeaseReporter:
     ) -> None:
         self.context = context
         self._send = send
+        self._log_path = log_file
         self._log_file = log_file.open("ab") if log_file is not None else None
         self._progress_interval = progress_interval
         self._log_interval = log_interval
@@ -55,17 +59,23 @@ class LeaseReporter:
         self._log_buffer = bytearray()
         self._log_offset = 0
         self._log_timer: asyncio.TimerHandle | None = None
+        # Offset of the first log byte the controller may lack, or None when it has them all.
+        self._missing_from: int | None = None
         self.dropped_messages = 0
 
     def set_stage(self, stage: int) -> None:
         """Enter stage and send it at once, with unknown percent until progress arrives.
 
         Progress still waiting for its interval is sent first, so the last progress of a
-        stage (frames done at the end of the render) always goes out.
+        stage (frames done at the end of the render) always goes out. The frame counts carry
+        over to later stages, so a finished job still shows the frames it rendered.
         """
         self._flush_progress()
         self.stage = stage
-        self._pending_progress = (stage, -1.0, 0, 0)
+        frames_done, frames_total = 0, 0
+        if self._sent_progress is not None:
+            frames_done, frames_total = self._sent_progress[2], self._sent_progress[3]
+        self._pending_progress = (stage, -1.0, frames_done, frames_total)
         self._flush_progress()
 
     def progress(self, percent: float | None, frames_done: int, frames_total: int | None) -> None:
@@ -127,7 +137,8 @@ class LeaseReporter:
             frames_done=frames_done,
             frames_total=frames_total,
         )
-        self._deliver(agent_pb2.AgentMessage(progress=message))
+        if self._deliver(agent_pb2.AgentMessage(progress=message)):
+            self._resend_missing()
 
     def _flush_log(self) -> None:
         if self._log_timer is not None:
@@ -135,6 +146,7 @@ class LeaseReporter:
             self._log_timer = None
         if self._log_file is not None:
             self._log_file.flush()
+        self._resend_missing()
         while self._log_buffer:
             data = bytes(self._log_buffer[: self._log_batch_bytes])
             del self._log_buffer[: len(data)]
@@ -146,8 +158,52 @@ class LeaseReporter:
                 data=data,
             )
             self._log_offset += len(data)
-            self._deliver(agent_pb2.AgentMessage(log=chunk))
+            if not self._deliver(agent_pb2.AgentMessage(log=chunk)) and self._missing_from is None:
+                self._missing_from = chunk.offset
 
-    def _deliver(self, message: agent_pb2.AgentMessage) -> None:
-        if not self._send(message):
-            self.dropped_messages += 1
+    def _resend_missing(self) -> None:
+        """Send the log bytes from the first dropped chunk up to the last sent offset again."""
+        start = self._missing_from
+        if start is None or self._log_path is None:
+            return
+        if self._log_file is not None:
+            self._log_file.flush()
+        try:
+            with open(self._log_path, "rb") as file:
+                file.seek(start)
+                while start < self._log_offset:
+                    data = file.read(min(self._log_batch_bytes, self._log_offset - start))
+                    if not data:
+                        break
+                    chunk = agent_pb2.LogChunk(
+                        lease_id=self.context.lease_id,
+                        job_id=self.context.job_id,
+                        attempt=self.context.attempt,
+                        offset=start,
+                        data=data,
+                    )
+                    if not self._deliver(agent_pb2.AgentMessage(log=chunk)):
+                        self._missing_from = start
+                        return
+                    start += len(data)
+        except OSError as error:
+            logger.warning(
+                "lease %s: cannot read %s to resend the log: %s",
+                self.context.lease_id,
+                self._log_path,
+                error,
+            )
+            return
+        logger.info(
+            "lease %s: resent log bytes %d to %d after a disconnect",
+            self.context.lease_id,
+            self._missing_from,
+            start,
+        )
+        self._missing_from = None
+
+    def _deliver(self, message: agent_pb2.AgentMessage) -> bool:
+        if self._send(message):
+            return True
+        self.dropped_messages += 1
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shlex
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from agent.aerender_args import RenderRequest, build_aerender_args
 from agent.aerender_log import AerenderLog
+from agent.config import DEFAULT_STUCK_EXIT_GRACE
 from agent.engine_config import Engine
+from agent.output_progress import SequenceFrameCounter, sequence_pattern
 from agent.progress import LeaseReporter
 from agent.render_process import RenderLimits, RenderOutcome, RenderProcess
 
@@ -27,14 +30,19 @@ class RenderRun:
 
 
 def render_limits(
-    hang_timeout_seconds: int, max_render_seconds: int, default_hang_timeout: float
+    hang_timeout_seconds: int,
+    max_render_seconds: int,
+    default_hang_timeout: float,
+    *,
+    stuck_exit_grace: float = DEFAULT_STUCK_EXIT_GRACE,
 ) -> RenderLimits:
-    """Return the watchdog limits of a task; 0 in a task setting means the default."""
+    """Return the watchdog limits of a task; 0 in a task setting means the agent's default."""
     return RenderLimits(
         hang_timeout=float(hang_timeout_seconds)
         if hang_timeout_seconds > 0
         else default_hang_timeout,
         max_render_time=float(max_render_seconds) if max_render_seconds > 0 else None,
+        stuck_exit_grace=stuck_exit_grace,
     )
 
 
@@ -84,6 +92,7 @@ class AerenderRun:
         self.log = AerenderLog(frames_expected)
         self._process: RenderProcess | None = None
         self._cancelled = False
+        self._frame_counter: SequenceFrameCounter | None = None
 
     def argv(self) -> list[str]:
         return build_aerender_args(self.engine.command, self.engine.version, self.request)
@@ -91,7 +100,36 @@ class AerenderRun:
     def _on_output(self, data: bytes) -> None:
         self.log.feed(data)
         self.reporter.log(data)
-        self.reporter.progress(self.log.percent, self.log.frames_done, self.log.frames_total)
+        self._report_progress()
+
+    def _report_progress(self) -> None:
+        """Send progress from the frame lines, else from the sequence frames written.
+
+        Without frame lines and without a sequence the percent is None, sent as -1 (unknown).
+        """
+        log = self.log
+        percent, frames_done, total = log.percent, log.frames_done, log.frames_total
+        counter = self._frame_counter
+        if not log.saw_frame_lines and total:
+            if percent == 100.0:
+                # Every composition printed its Finished line, so every frame is done.
+                frames_done = total
+            elif counter is not None and counter.frames > 0:
+                frames_done = min(counter.frames, total)
+                percent = 100.0 * frames_done / total
+        self.reporter.progress(percent, frames_done, total)
+
+    def _start_frame_counter(self) -> None:
+        if sequence_pattern(self.request.output) is None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def on_change() -> None:
+            loop.call_soon_threadsafe(self._report_progress)
+
+        counter = SequenceFrameCounter(self.request.output, on_change)
+        counter.start()
+        self._frame_counter = counter
 
     async def run(self) -> RenderRun:
         argv = self.argv()
@@ -112,15 +150,18 @@ class AerenderRun:
             await process.cancel()
 
         logger.info("starting %s", shlex.join(argv))
+        self._start_frame_counter()
         started = time.monotonic()
         try:
             outcome = await process.run()
         finally:
             self.log.close()
             self._process = None
+            if self._frame_counter is not None:
+                await asyncio.to_thread(self._frame_counter.stop)
         seconds = time.monotonic() - started
 
-        self.reporter.progress(self.log.percent, self.log.frames_done, self.log.frames_total)
+        self._report_progress()
         logger.info(
             "aerender ended: exit code %s, stopped %s, %.1f s, %d frames, %d log bytes",
             outcome.exit_code,

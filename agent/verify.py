@@ -44,13 +44,14 @@ def check_outcome(outcome: RenderOutcome, log: AerenderLog, *, allow_missing_fon
         raise LeaseFailure(
             "render_hang",
             f"aerender printed nothing and wrote no output for too long and was stopped after "
-            f"{outcome.elapsed:.0f} s; raise settings.hang_timeout_seconds for long frames",
+            f"{outcome.elapsed:.0f} s; raise the job's settings.hangTimeout (seconds) for "
+            "long frames",
             retryable=True,
         )
     if outcome.stopped_reason == "max_render_time":
         raise LeaseFailure(
             "render_timeout",
-            f"the render ran past settings.max_render_seconds and was stopped after "
+            f"the render ran past the job's settings.maxRenderTime and was stopped after "
             f"{outcome.elapsed:.0f} s",
             retryable=True,
         )
@@ -69,14 +70,14 @@ def check_outcome(outcome: RenderOutcome, log: AerenderLog, *, allow_missing_fon
         raise LeaseFailure(
             "missing_fonts",
             f"the project uses fonts this agent does not have: {', '.join(log.missing_fonts)}; "
-            f"install them, or set settings.allow_missing_fonts to render with substitutes",
+            f"install them, or set the job's settings.allowMissingFonts to render with substitutes",
         )
     missing_font_warnings = [w for w in log.warnings if w.code == "missing_fonts"]
     if missing_font_warnings and not allow_missing_fonts:
         raise LeaseFailure(
             "missing_fonts",
             f"{missing_font_warnings[0].message}; install the fonts, or set "
-            f"settings.allow_missing_fonts to render with substitutes",
+            f"the job's settings.allowMissingFonts to render with substitutes",
         )
 
 

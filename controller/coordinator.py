@@ -8,6 +8,7 @@ leaves: no agent receives a lease or an Ack that a crash of the controller could
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -16,15 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controller import messages
-from controller.errors import JobAlreadyFinal, JobNotFound, StoreFailure
+from controller.errors import AgentNotFound, JobAlreadyFinal, JobNotFound, StoreFailure
 from controller.events import JobEventBus
 from controller.joblogs import JobLogs
 from controller.jobspec.models import JobSpec
 from controller.jobtree import build_job_tree
-from controller.scheduler import Scheduler
+from controller.scheduler import AgentNotKnown, Scheduler
 from controller.scheduler_types import (
     FINAL_STATES,
     AgentDisconnected,
+    AgentDrainSet,
     AppendLog,
     CancelRequested,
     Effect,
@@ -39,6 +41,7 @@ from controller.scheduler_types import (
     SendCancel,
     SendWelcome,
     StoreAgent,
+    StoreAgentControl,
     StoreAppliedResult,
     StoreJob,
     StoreLease,
@@ -93,13 +96,21 @@ class Coordinator:
         self._connections: dict[str, AgentConnection] = {}
         self._connection_count = 0
         self._sequence = 0
+        self._wakeup: asyncio.TimerHandle | None = None
         # Called once a store write fails; the server stops, because memory and store differ.
         self.on_store_failure: Callable[[BaseException], None] = lambda error: None
+        # Called inside the store transaction of each applied event, with its effects and the
+        # jobs it publishes (sequence set): modules with their own tables (webhook deliveries,
+        # stored job events) write there, so their rows commit with the change.
+        self.write_hooks: list[Callable[[list[Effect], list[JobRecord]], None]] = []
 
     def start(self) -> None:
         """Load every unfinished job tree, active lease and known agent from the store."""
         jobs, leases = self.store.load_unfinished()
         agents = self.store.load_agents()
+        controls = self.store.load_agent_controls()
+        for agent in agents:
+            agent.draining, agent.quarantine_reason = controls.get(agent.agent_id, (False, ""))
         self._sequence = self.store.max_sequence()
         effects = self.scheduler.restore(jobs, leases, agents, self.clock())
         self._apply(effects)
@@ -115,24 +126,44 @@ class Coordinator:
 
     def submit(self, spec: JobSpec, source: str) -> list[JobRecord]:
         """Store a job tree in one transaction, then let the scheduler dispatch it."""
-        tree = build_job_tree(spec, self.clock(), self._new_id, source)
-        for job in tree.jobs:
-            self._sequence += 1
-            job.sequence = self._sequence
+        return self.submit_many([spec], source)[0]
+
+    def submit_many(
+        self,
+        specs: list[JobSpec],
+        source: str,
+        on_stored: Callable[[list[list[JobRecord]]], None] | None = None,
+    ) -> list[list[JobRecord]]:
+        """Store job trees in one transaction; on_stored writes more rows in it (a batch)."""
+        trees = [build_job_tree(spec, self.clock(), self._new_id, source) for spec in specs]
+        for tree in trees:
+            for job in tree.jobs:
+                self._sequence += 1
+                job.sequence = self._sequence
         try:
             with self.store.transaction(durable=True):
-                for job in tree.jobs:
-                    self.store.insert_job(job)
-                for job_id, transition in tree.transitions:
-                    self.store.insert_transition(job_id, transition)
+                for tree in trees:
+                    for job in tree.jobs:
+                        self.store.insert_job(job)
+                    for job_id, transition in tree.transitions:
+                        self.store.insert_transition(job_id, transition)
+                if on_stored is not None:
+                    on_stored([list(tree.jobs) for tree in trees])
+                # The submitted jobs' first events, for watchers that resume from a sequence.
+                for hook in self.write_hooks:
+                    hook([], [job for tree in trees for job in tree.jobs])
         except sqlite3.Error as error:
             # Nothing changed in memory yet, so the controller can go on.
             logger.error("storing a submitted job failed: %s", error)
             raise StoreFailure(f"storing the job failed: {error}; submit it again") from error
-        for job_id, transition in tree.transitions:
-            logger.info("job=%s: %s (%s)", job_id, transition.state.value, transition.cause)
-        self.handle(JobsSubmitted(tree.jobs))
-        return [job for job in (self.store.get_job(job.id) for job in tree.jobs) if job]
+        for tree in trees:
+            for job_id, transition in tree.transitions:
+                logger.info("job=%s: %s (%s)", job_id, transition.state.value, transition.cause)
+        self.handle(JobsSubmitted(tuple(job for tree in trees for job in tree.jobs)))
+        return [
+            [job for job in (self.store.get_job(job.id) for job in tree.jobs) if job]
+            for tree in trees
+        ]
 
     def cancel(self, job_id: str, reason: str) -> None:
         job = self.scheduler.jobs.get(job_id)
@@ -145,6 +176,16 @@ class Coordinator:
         if job.state in FINAL_STATES:
             raise JobAlreadyFinal(job_id, job.state.value)
         self.handle(CancelRequested(job_id, reason), durable=True)
+
+    def set_draining(self, agent_id: str, draining: bool) -> jobs_pb2.AgentInfo:
+        """Drain an agent, or resume it (which also ends a quarantine); stored durably."""
+        try:
+            self.handle(AgentDrainSet(agent_id, draining), durable=True)
+        except AgentNotKnown:
+            raise AgentNotFound(agent_id) from None
+        agent = self.scheduler.agents[agent_id]
+        leases = [self.scheduler.leases[lease_id] for lease_id in sorted(agent.lease_ids)]
+        return messages.agent_message(agent, leases)
 
     def job_message(self, job_id: str) -> jobs_pb2.Job:
         job = self.store.get_job(job_id)
@@ -205,6 +246,29 @@ class Coordinator:
     def handle(self, event: Event, durable: bool = False) -> None:
         """Apply one event; durable=True syncs its store writes, for a reply to a client."""
         self._apply(self.scheduler.handle(event, self.clock()), durable)
+        self._schedule_wakeup()
+
+    def _schedule_wakeup(self) -> None:
+        """Arrange a Tick for the earliest retry that waits for its delay to pass."""
+        at = self.scheduler.next_wakeup(self.clock())
+        if at is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        when = loop.time() + max(at - self.clock(), 0.0) + 0.01
+        if self._wakeup is not None:
+            if self._wakeup.when() <= when:
+                return
+            self._wakeup.cancel()
+        self._wakeup = loop.call_at(when, self._on_wakeup)
+
+    def _on_wakeup(self) -> None:
+        self._wakeup = None
+        # A store failure already stopped the controller through on_store_failure.
+        with contextlib.suppress(StoreFailure):
+            self.handle(Tick())
 
     def _apply(self, effects: list[Effect], durable: bool = False) -> None:
         published: dict[str, JobRecord] = {}
@@ -241,6 +305,10 @@ class Coordinator:
                         self.store.save_lease(effect.lease)
                     case StoreAgent():
                         self.store.save_agent(effect.agent)
+                    case StoreAgentControl():
+                        self.store.save_agent_control(
+                            effect.agent_id, effect.draining, effect.quarantine_reason
+                        )
                     case StoreAppliedResult():
                         self.store.insert_applied_result(
                             effect.result_id, effect.lease_id, effect.job_id, effect.at
@@ -256,6 +324,8 @@ class Coordinator:
                     self.store.update_progress(job)
             for job in published.values():
                 self.store.set_sequence(job.id, job.sequence)
+            for hook in self.write_hooks:
+                hook(effects, list(published.values()))
 
     def _send(self, effect: Effect) -> None:
         match effect:

@@ -30,6 +30,12 @@ class ArtifactNotFound(ControllerError):
         self.sha256 = sha256
 
 
+class AgentNotFound(ControllerError):
+    def __init__(self, agent_id: str) -> None:
+        super().__init__(f"agent {agent_id!r} not found; list agents with `aefarm agents`")
+        self.agent_id = agent_id
+
+
 class InvalidRequest(ControllerError):
     """A request field is invalid; field names it, as in header.name."""
 

@@ -10,6 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
+from controller import config as settings
+from controller import logformat, options, retention, sdnotify, webhooks
+from controller.cli import tokens
 from controller.server import ControllerConfig, ControllerServer
 
 logger = logging.getLogger(__name__)
@@ -52,7 +55,32 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         default=3,
         help="attempts a job gets before a retryable failure fails it (default: 3)",
     )
+    parser.add_argument(
+        "--retry-delay",
+        type=float,
+        default=2.0,
+        help="seconds before the retry after attempt 1; doubles with each attempt, up to "
+        "--retry-delay-max; 0 retries at once (default: 2)",
+    )
+    parser.add_argument(
+        "--retry-delay-max",
+        type=float,
+        default=60.0,
+        help="longest wait before a retry, in seconds (default: 60)",
+    )
+    parser.add_argument(
+        "--quarantine-after",
+        type=int,
+        default=3,
+        help="an agent that fails this many different jobs in a row gets no new leases until "
+        "`aefarm resume`; 0 never quarantines (default: 3)",
+    )
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info")
+    webhooks.add_arguments(parser)
+    retention.add_arguments(parser)
+    options.add_arguments(parser)
+    settings.add_config_argument(parser)
+    settings.apply_settings(parser, argv)
     args = parser.parse_args(argv)
 
     if not 0 <= args.port <= 65535:
@@ -66,7 +94,14 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         )
     if args.max_attempts < 1:
         parser.error(f"--max-attempts {args.max_attempts} must be at least 1")
-    logging.getLogger().setLevel(args.log_level.upper())
+    if args.retry_delay < 0 or args.retry_delay_max < args.retry_delay:
+        parser.error(
+            f"--retry-delay {args.retry_delay:g} must be 0 or more and at most "
+            f"--retry-delay-max {args.retry_delay_max:g}"
+        )
+    if args.quarantine_after < 0:
+        parser.error(f"--quarantine-after {args.quarantine_after} must be 0 (never) or more")
+    logformat.configure(args.log_format, args.log_level)
     return ControllerConfig(
         data_dir=args.data_dir,
         host=args.host,
@@ -74,6 +109,15 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         heartbeat_interval=args.heartbeat_interval,
         lease_grace=args.lease_grace,
         max_attempts=args.max_attempts,
+        retry_delay=args.retry_delay,
+        retry_delay_max=args.retry_delay_max,
+        quarantine_after=args.quarantine_after,
+        webhooks=webhooks.config_from_args(args),
+        retention=retention.config_from_args(args),
+        access=options.access_from_args(parser, args),
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        watch_folder=args.watch_folder,
     )
 
 
@@ -93,11 +137,15 @@ async def serve(config: ControllerConfig) -> int:
         await server.stop()
         return 1
 
+    sdnotify.notify("READY=1")
+    watchdog = asyncio.create_task(sdnotify.ping_watchdog())
     failed = asyncio.create_task(server.failed.wait())
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({failed, stopped}, return_when=asyncio.FIRST_COMPLETED)
     failed.cancel()
     stopped.cancel()
+    sdnotify.notify("STOPPING=1")
+    watchdog.cancel()
     await server.stop()
     return 1 if server.failed.is_set() else 0
 
@@ -108,7 +156,14 @@ def main(argv: list[str] | None = None) -> None:
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    config = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["token"]:
+        sys.exit(tokens.run_offline(arguments[1:]))
+    checking = arguments[:1] == ["check-config"]
+    config = parse_args(arguments[1:] if checking else arguments)
+    if checking:
+        print(settings.describe(config))
+        sys.exit(0)
     sys.exit(asyncio.run(serve(config)))
 
 

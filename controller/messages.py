@@ -134,6 +134,7 @@ def agent_record(hello: agent_pb2.Hello, now: float) -> AgentRecord:
         connected=True,
         connected_at=now,
         last_seen=now,
+        stopping=hello.draining,
     )
 
 
@@ -163,4 +164,6 @@ def agent_message(agent: AgentRecord, leases: list[LeaseRecord]) -> jobs_pb2.Age
         ],
         last_seen=timestamp(agent.last_seen),
         connected_at=timestamp(agent.connected_at),
+        draining=agent.draining or agent.stopping,
+        quarantine_reason=agent.quarantine_reason,
     )

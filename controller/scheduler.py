@@ -15,12 +15,17 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable
 
+from controller import fontmatch
 from controller.jobtree import collect_child_inputs
+from controller.retry_policy import choose_agent, note_outcome, retry_delay
 from controller.scheduler_types import (
+    FINAL_ERROR_CODES,
     FINAL_STATES,
+    FREE_ERROR_CODES,
     RUNNING_STATES,
     AgentConnected,
     AgentDisconnected,
+    AgentDrainSet,
     AgentRecord,
     AppendLog,
     CancelRequested,
@@ -46,6 +51,7 @@ from controller.scheduler_types import (
     SendWelcome,
     Stage,
     StoreAgent,
+    StoreAgentControl,
     StoreAppliedResult,
     StoreJob,
     StoreLease,
@@ -60,6 +66,10 @@ logger = logging.getLogger(__name__)
 
 class JobNotKnown(LookupError):
     """The job is not among the scheduler's unfinished job trees."""
+
+
+class AgentNotKnown(LookupError):
+    """No agent with that id ever connected to this controller."""
 
 
 class Scheduler:
@@ -137,7 +147,20 @@ class Scheduler:
                 self._expire_leases(now)
             case CancelRequested():
                 self._on_cancel(event, now)
+            case AgentDrainSet():
+                self._on_drain(event)
         return self._take_effects(now)
+
+    def next_wakeup(self, now: float) -> float | None:
+        """Return the earliest time after now when a waiting retry may be dispatched."""
+        times = []
+        for job_id in self._queued:
+            job = self.jobs[job_id]
+            if job.not_before > now:
+                times.append(job.not_before)
+            elif job.avoid_agents and job.updated_at + self.config.retry_delay > now:
+                times.append(job.updated_at + self.config.retry_delay)
+        return min(times, default=None)
 
     # Agents.
 
@@ -145,6 +168,11 @@ class Scheduler:
         agent = event.agent
         previous = self.agents.get(agent.agent_id)
         agent.lease_ids = previous.lease_ids if previous else set()
+        if previous is not None:
+            # An operator's drain and a quarantine outlive reconnects.
+            agent.draining = previous.draining
+            agent.quarantine_reason = previous.quarantine_reason
+            agent.failed_jobs = previous.failed_jobs
         agent.connected = True
         agent.connected_at = agent.last_seen = now
         self.agents[agent.agent_id] = agent
@@ -172,7 +200,18 @@ class Scheduler:
             self._end_lease(lease, LeaseState.INTERRUPTED, now)
             message = f"agent {agent.agent_id} stopped while it ran attempt {lease.attempt}"
             error = JobErrorInfo("agent_lost", message, retryable=True)
-            self._end_attempt(self.jobs[lease.job_id], error, "lease interrupted", now)
+            job = self.jobs[lease.job_id]
+            self._end_attempt(job, error, "lease interrupted", now, lease.agent_id, delay=False)
+
+    def _on_drain(self, event: AgentDrainSet) -> None:
+        agent = self.agents.get(event.agent_id)
+        if agent is None:
+            raise AgentNotKnown(event.agent_id)
+        agent.draining = event.draining
+        if not event.draining:
+            agent.quarantine_reason = ""
+            agent.failed_jobs = []
+        self._emit(StoreAgentControl(agent.agent_id, agent.draining, agent.quarantine_reason))
 
     def _on_agent_disconnected(self, event: AgentDisconnected, now: float) -> None:
         # The agent's leases stay active: it may reconnect within the lease grace and re-adopt.
@@ -188,6 +227,7 @@ class Scheduler:
         if agent is None:
             return
         agent.last_seen = now
+        agent.stopping = event.draining
         for ref in event.running:
             lease, reason = self._current_lease(ref, event.agent_id)
             if lease is not None:
@@ -239,12 +279,22 @@ class Scheduler:
         if event.success:
             output_error = _output_error(event, lease.attempt)
             if output_error is None:
+                self._note_agent_outcome(lease.agent_id, job, None)
                 self._finish(job, list(event.outputs), f"attempt {lease.attempt} finished", now)
                 return
             error = output_error
         else:
             error = event.error or JobErrorInfo("render_error", "the agent sent no error")
-        self._end_attempt(job, error, f"attempt {lease.attempt} failed", now)
+        if job.cancel_reason is None:
+            self._note_agent_outcome(lease.agent_id, job, error)
+        self._end_attempt(job, error, f"attempt {lease.attempt} failed", now, lease.agent_id)
+
+    def _note_agent_outcome(
+        self, agent_id: str, job: JobRecord, error: JobErrorInfo | None
+    ) -> None:
+        agent = self.agents.get(agent_id)
+        if agent is not None and note_outcome(agent, job, error, self.config.quarantine_after):
+            self._emit(StoreAgentControl(agent_id, agent.draining, agent.quarantine_reason))
 
     def _fenced_lease(
         self, agent_id: str, ref: LeaseRef, result_id: str | None = None
@@ -299,7 +349,7 @@ class Scheduler:
                 f"for {self.config.lease_grace:g} s"
             )
             error = JobErrorInfo("agent_lost", message, retryable=True)
-            self._end_attempt(self.jobs[lease.job_id], error, "lease expired", now)
+            self._end_attempt(self.jobs[lease.job_id], error, "lease expired", now, lease.agent_id)
 
     def _end_lease(self, lease: LeaseRecord, state: LeaseState, now: float) -> None:
         lease.state = state
@@ -312,20 +362,47 @@ class Scheduler:
 
     # Job outcomes.
 
-    def _end_attempt(self, job: JobRecord, error: JobErrorInfo, cause: str, now: float) -> None:
-        """Close a job's attempt that did not finish: cancel, retry or fail the job."""
+    def _end_attempt(
+        self,
+        job: JobRecord,
+        error: JobErrorInfo,
+        cause: str,
+        now: float,
+        agent_id: str = "",
+        delay: bool = True,
+    ) -> None:
+        """Close a job's attempt that did not finish: cancel, retry or fail the job.
+
+        The agent that held the attempt is avoided for the job's next lease. An attempt the
+        agent did not run (FREE_ERROR_CODES) costs nothing and is retried at once.
+        """
         if job.cancel_reason is not None:
             self._set_state(job, JobState.CANCELLED, f"cancelled: {job.cancel_reason}", now)
             self._after_final(job, now)
             return
+        if agent_id:
+            job.avoid_agents.add(agent_id)
+        if error.code in FREE_ERROR_CODES:
+            job.free_attempts += 1
+            cause = f"{cause}: {error.code}: {error.message}; requeued, the attempt is not counted"
+            self._set_state(job, JobState.QUEUED, cause, now)
+            return
         if error.code == "cancelled":
             # The agent cancelled a lease without a cancel request, for example while it stops.
             error = JobErrorInfo(error.code, error.message, retryable=True)
-        self._retry_or_fail(job, error, f"{cause}: {error.code}: {error.message}", now)
+        self._retry_or_fail(job, error, f"{cause}: {error.code}: {error.message}", now, delay)
 
-    def _retry_or_fail(self, job: JobRecord, error: JobErrorInfo, cause: str, now: float) -> None:
-        if error.retryable and job.attempts < self.config.max_attempts:
-            self._set_state(job, JobState.QUEUED, f"{cause}; requeued", now)
+    def _retry_or_fail(
+        self, job: JobRecord, error: JobErrorInfo, cause: str, now: float, delay: bool = True
+    ) -> None:
+        if error.code in FINAL_ERROR_CODES:
+            error = JobErrorInfo(error.code, error.message, retryable=False)
+        counted = job.attempts - job.free_attempts
+        if error.retryable and counted < self.config.max_attempts:
+            wait = retry_delay(self.config, counted) if delay else 0.0
+            job.not_before = now + wait
+            when = f"; retry in {wait:g} s" if wait > 0 else ""
+            self._set_state(job, JobState.QUEUED, f"{cause}; requeued{when}", now)
             return
         if error.retryable:
             cause = f"{cause}; no attempts left of {self.config.max_attempts}"
@@ -409,14 +486,17 @@ class Scheduler:
 
     def _dispatch(self, now: float) -> None:
         """Grant queued jobs to connected agents with free slots, best job first."""
+        if not self._queued:
+            # Most events (every heartbeat) find no queued job: skip the walk over all agents.
+            return
         free = {
             agent.agent_id: agent.slots - len(agent.lease_ids)
             for agent in self.agents.values()
-            if agent.connected
+            if agent.takes_leases()
             and now - agent.last_seen <= self.config.lease_grace
             and agent.slots > len(agent.lease_ids)
         }
-        if not free or not self._queued:
+        if not free:
             return
         # NOTE: every dispatch sorts the whole queue; a heap keyed the same way would scale
         # better past tens of thousands of queued jobs.
@@ -425,7 +505,9 @@ class Scheduler:
             key=lambda job: (-job.priority, job.created_at, job.id),
         )
         for job in queue:
-            agent = self._pick_agent(job, free)
+            if job.not_before > now:
+                continue
+            agent = self._pick_agent(job, free, now)
             if agent is None:
                 continue
             self._grant(job, agent, now)
@@ -435,21 +517,28 @@ class Scheduler:
                 if not free:
                     return
 
-    def _pick_agent(self, job: JobRecord, free: dict[str, int]) -> AgentRecord | None:
-        """Return the matching agent with the most free slots, ties broken by agent id."""
+    def _pick_agent(self, job: JobRecord, free: dict[str, int], now: float) -> AgentRecord | None:
+        """Return the agent for job among those with free slots (see choose_agent)."""
         candidates = [
             self.agents[agent_id] for agent_id in free if self._matches(job, self.agents[agent_id])
         ]
-        if not candidates:
-            return None
-        return min(candidates, key=lambda agent: (-free[agent.agent_id], agent.agent_id))
+        others = any(
+            agent.takes_leases()
+            and agent.agent_id not in job.avoid_agents
+            and self._matches(job, agent)
+            for agent in self.agents.values()
+        )
+        return choose_agent(job, candidates, others, free, self.config.retry_delay, now)
 
     @staticmethod
     def _matches(job: JobRecord, agent: AgentRecord) -> bool:
         # A join stitches clips with ffmpeg, so it needs no After Effects engine.
         if job.kind != "join" and job.engine not in agent.available_engines():
             return False
-        return agent.pools.issuperset(job.pools)
+        if fontmatch.missing_fonts(job.spec, agent.fonts):
+            return False
+        # nexrender tags pick workers: the agent's pools must contain every tag of the job.
+        return agent.pools.issuperset(job.pools) and agent.pools.issuperset(job.spec.tags)
 
     def _grant(self, job: JobRecord, agent: AgentRecord, now: float) -> None:
         job.attempts += 1

@@ -128,6 +128,13 @@ class JobRecord:
     child_ids: list[str] = field(default_factory=list)
     # Sequence number of the last job event about this job.
     sequence: int = 0
+    # Kept in memory only: a retry is not dispatched before this time.
+    not_before: float = 0.0
+    # Kept in memory only: leases that ended without a charge to max_attempts, such as an
+    # agent that was busy or stopping.
+    free_attempts: int = 0
+    # Kept in memory only: agents whose lease of this job failed or was lost.
+    avoid_agents: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -166,6 +173,23 @@ class AgentRecord:
     last_seen: float
     # Active leases held by the agent; kept by the scheduler, not stored.
     lease_ids: set[str] = field(default_factory=set)
+    # Set by an operator (DrainAgent): the agent finishes its leases and gets no new ones.
+    draining: bool = False
+    # Set after the agent failed quarantine_after different jobs in a row; cleared by
+    # ResumeAgent. While set the agent gets no new leases.
+    quarantine_reason: str = ""
+    # Ids of the jobs the agent failed in a row, oldest first; reset by a success.
+    failed_jobs: list[str] = field(default_factory=list)
+    # The agent said in its Hello or last heartbeat that it is stopping; not stored.
+    stopping: bool = False
+
+    def takes_leases(self) -> bool:
+        return (
+            self.connected
+            and not self.draining
+            and not self.stopping
+            and not self.quarantine_reason
+        )
 
     def available_engines(self) -> set[str]:
         return {engine.name for engine in self.engines if engine.available}
@@ -206,6 +230,7 @@ class AgentDisconnected:
 class HeartbeatReceived:
     agent_id: str
     running: tuple[LeaseRef, ...] = ()
+    draining: bool = False
 
 
 @dataclass(frozen=True)
@@ -249,6 +274,14 @@ class CancelRequested:
     reason: str
 
 
+@dataclass(frozen=True)
+class AgentDrainSet:
+    """An operator drains an agent (draining=True) or resumes it (also ends a quarantine)."""
+
+    agent_id: str
+    draining: bool
+
+
 Event = (
     JobsSubmitted
     | AgentConnected
@@ -259,6 +292,7 @@ Event = (
     | ResultReceived
     | Tick
     | CancelRequested
+    | AgentDrainSet
 )
 
 
@@ -330,6 +364,15 @@ class StoreAgent:
 
 
 @dataclass(frozen=True)
+class StoreAgentControl:
+    """Write the operator's drain and the quarantine of an agent, kept across restarts."""
+
+    agent_id: str
+    draining: bool
+    quarantine_reason: str
+
+
+@dataclass(frozen=True)
 class StoreAppliedResult:
     result_id: str
     lease_id: str
@@ -360,6 +403,7 @@ Effect = (
     | StoreTransition
     | StoreLease
     | StoreAgent
+    | StoreAgentControl
     | StoreAppliedResult
     | AppendLog
     | PublishJobEvent
@@ -374,3 +418,27 @@ class SchedulerConfig:
     lease_grace: float = 30.0
     # Attempts a job gets before a retryable failure fails it for good.
     max_attempts: int = 3
+    # Seconds before the retry after attempt n: retry_delay * 2 ** (n - 1), at most
+    # retry_delay_max. 0 retries at once.
+    retry_delay: float = 2.0
+    retry_delay_max: float = 60.0
+    # An agent that fails this many different jobs in a row is quarantined; 0 never.
+    quarantine_after: int = 3
+
+
+# Error codes that fail a job at once, whatever the agent says: a retry renders the same.
+FINAL_ERROR_CODES = frozenset(
+    {
+        "comp_not_found",
+        "template_not_found",
+        "template_invalid",
+        "layer_not_found",
+        "property_not_found",
+        "invalid_frame_range",
+    }
+)
+# Error codes of an agent that did not run the lease: busy, stopping, or told to stop it. The
+# lease costs no attempt and the job is retried at once on another agent.
+FREE_ERROR_CODES = frozenset({"agent_busy", "agent_shutdown", "lease_not_current"})
+# Error codes that say nothing about the agent's health; they do not count towards quarantine.
+NOT_AGENT_FAULT_CODES = FINAL_ERROR_CODES | FREE_ERROR_CODES | {"cancelled", "fetch_failed"}

@@ -9,24 +9,40 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import IO
 
 import grpc
 
+from controller.access import AccessSettings, ServerAccess, check_exposure
 from controller.artifacts import ArtifactStore
+from controller.batches import BatchService
 from controller.coordinator import Coordinator
-from controller.events import JobEventBus
+from controller.events import EventLog, JobEventBus
 from controller.joblogs import JobLogs
+from controller.metrics import ControllerMetrics
+from controller.probes import add_probes
+from controller.retention import RetentionConfig, run_retention
 from controller.scheduler_types import SchedulerConfig
 from controller.services.agent_service import AgentService
 from controller.services.artifact_service import ArtifactService
 from controller.services.farm_service import FarmService
 from controller.services.job_service import JobService
+from controller.services.template_service import TemplateService
 from controller.sqlite_store import SqliteStore
-from protos import agent_pb2_grpc, artifacts_pb2_grpc, jobs_pb2_grpc
+from controller.templates import TemplateCatalog
+from controller.watchfolder import WatchFolder
+from controller.webhook_delivery import WebhookSender, start_webhooks
+from controller.webhooks import WebhookConfig
+from protos import (
+    agent_pb2_grpc,
+    artifacts_pb2_grpc,
+    batches_pb2_grpc,
+    jobs_pb2_grpc,
+    templates_pb2_grpc,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +75,28 @@ class ControllerConfig:
     heartbeat_interval: float = 5.0
     lease_grace: float = 30.0
     max_attempts: int = 3
+    retry_delay: float = 2.0
+    retry_delay_max: float = 60.0
+    quarantine_after: int = 3
     keepalive: Keepalive = Keepalive()
+    access: AccessSettings = field(default_factory=AccessSettings)
+    # Port of the Prometheus endpoint on metrics_host; None serves no metrics, 0 picks a port.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # Folder whose job files are submitted; None watches no folder.
+    watch_folder: Path | None = None
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
     def scheduler_config(self) -> SchedulerConfig:
-        return SchedulerConfig(self.heartbeat_interval, self.lease_grace, self.max_attempts)
+        return SchedulerConfig(
+            heartbeat_interval=self.heartbeat_interval,
+            lease_grace=self.lease_grace,
+            max_attempts=self.max_attempts,
+            retry_delay=self.retry_delay,
+            retry_delay_max=self.retry_delay_max,
+            quarantine_after=self.quarantine_after,
+        )
 
 
 def controller_version() -> str:
@@ -85,10 +119,17 @@ class ControllerServer:
         self._store: SqliteStore | None = None
         self._lock: IO[str] | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._access: ServerAccess | None = None
+        self.metrics: ControllerMetrics | None = None
+        self.metrics_port = 0
+        self.watch_folder: WatchFolder | None = None
+        self._webhooks: WebhookSender | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
         """Open the store, load unfinished jobs, bind the port, write controller.json."""
         config = self.config
+        check_exposure(config.host, config.access)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = _lock_data_dir(config.data_dir)
         self._store = SqliteStore(config.data_dir / "aefarm.db")
@@ -102,21 +143,44 @@ class ControllerServer:
             self.clock,
         )
         coordinator.on_store_failure = lambda error: self.failed.set()
+        self._webhooks = start_webhooks(coordinator, self._store, config.webhooks, self.clock)
+        coordinator.bus.log = EventLog(self._store, self.clock)
+        coordinator.write_hooks.append(coordinator.bus.log.write_hook)
         coordinator.start()
         self.coordinator = coordinator
 
-        server = grpc.aio.server(options=_server_options(config))
+        self._access = access = ServerAccess(config.access, config.data_dir)
+        server = grpc.aio.server(
+            options=_server_options(config), interceptors=access.interceptors()
+        )
+        access.add_services(server)
+        await add_probes(server)
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentService(coordinator, artifacts), server
         )
-        jobs_pb2_grpc.add_JobServiceServicer_to_server(JobService(coordinator), server)
+        catalog = TemplateCatalog(self._store)
+        job_service = JobService(coordinator, config.webhooks, catalog)
+        jobs_pb2_grpc.add_JobServiceServicer_to_server(job_service, server)
+        if config.watch_folder is not None:
+            self.watch_folder = WatchFolder(
+                config.watch_folder,
+                config.data_dir,
+                job_service.validate_text,
+                lambda spec, source: coordinator.submit(spec, source)[0].id,
+            )
+        batches_pb2_grpc.add_BatchServiceServicer_to_server(
+            BatchService(coordinator, job_service.validate_text), server
+        )
+        templates_pb2_grpc.add_TemplateServiceServicer_to_server(
+            TemplateService(catalog, artifacts, self.clock), server
+        )
         jobs_pb2_grpc.add_FarmServiceServicer_to_server(FarmService(coordinator), server)
         artifacts_pb2_grpc.add_ArtifactServiceServicer_to_server(
             ArtifactService(artifacts, self._store, self.clock), server
         )
         host = f"[{config.host}]" if ":" in config.host else config.host
         try:
-            port = server.add_insecure_port(f"{host}:{config.port}")
+            port = access.add_port(server, f"{host}:{config.port}")
         except RuntimeError as error:
             raise RuntimeError(
                 f"cannot listen on {host}:{config.port} ({error}); another program may use the "
@@ -126,9 +190,19 @@ class ControllerServer:
         self._server = server
         self.address = f"{host}:{port}"
 
+        if config.metrics_port is not None:
+            self.metrics = ControllerMetrics(coordinator)
+            self.metrics_port = self.metrics.serve(config.metrics_port, config.metrics_host)
+
         tick_interval = min(1.0, config.lease_grace / 5)
         self._ticker = asyncio.create_task(coordinator.run_ticks(tick_interval))
-        _write_ready_file(config.data_dir / READY_FILE, self.address)
+        if config.retention.enabled:
+            self._retention = asyncio.create_task(
+                run_retention(self._store, artifacts, config.retention, self.clock)
+            )
+        if self.watch_folder is not None:
+            await self.watch_folder.start()
+        _write_ready_file(config.data_dir / READY_FILE, self.address, self.metrics_port)
         logger.info("listening on %s", self.address)
         return self.address
 
@@ -137,6 +211,8 @@ class ControllerServer:
         if self.address:
             logger.info("stopping the controller on %s", self.address)
             (self.config.data_dir / READY_FILE).unlink(missing_ok=True)
+        if self.watch_folder is not None:
+            await self.watch_folder.stop()
         if self.coordinator is not None:
             self.coordinator.bus.stop()
             self.coordinator.close_agent_streams()
@@ -144,6 +220,10 @@ class ControllerServer:
             await self._server.stop(STOP_GRACE_SECONDS)
         if self._ticker is not None:
             self._ticker.cancel()
+        if self._webhooks is not None:
+            await self._webhooks.stop()
+        if self._retention is not None:
+            self._retention.cancel()
         if self.coordinator is not None and not self.failed.is_set():
             try:
                 self.coordinator.flush()
@@ -151,6 +231,10 @@ class ControllerServer:
                 logger.error("flushing the store failed: %s", error)
         if self._store is not None:
             self._store.close()
+        if self.metrics is not None:
+            self.metrics.close()
+        if self._access is not None:
+            self._access.close()
         if self._lock is not None:
             self._lock.close()
         logger.info("controller stopped")
@@ -174,9 +258,10 @@ def _server_options(config: ControllerConfig) -> list[tuple[str, int]]:
     ]
 
 
-def _write_ready_file(path: Path, address: str) -> None:
+def _write_ready_file(path: Path, address: str, metrics_port: int = 0) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps({"address": address, "pid": os.getpid()}) + "\n")
+    ready = {"address": address, "pid": os.getpid(), "metrics_port": metrics_port}
+    temporary.write_text(json.dumps(ready) + "\n")
     os.replace(temporary, path)
 
 

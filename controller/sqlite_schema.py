@@ -27,7 +27,7 @@ from controller.store import InvalidPageToken
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE jobs (
@@ -115,6 +115,83 @@ CREATE TABLE artifacts (
     created_at REAL NOT NULL,
     PRIMARY KEY (sha256, name)
 );
+"""
+
+# Additive migrations: MIGRATIONS[n] turns schema version n - 1 into version n. A new store runs
+# SCHEMA and then every migration in order.
+MIGRATIONS: dict[int, str] = {
+    # Webhook deliveries (a durable outbox), their attempts, stored job events for watchers,
+    # and batches of jobs submitted together.
+    2: """
+CREATE TABLE webhook_deliveries (
+    id INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    method TEXT NOT NULL,
+    headers_json TEXT NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_at REAL NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX webhook_deliveries_state ON webhook_deliveries(state, next_at);
+CREATE INDEX webhook_deliveries_job ON webhook_deliveries(job_id);
+CREATE TABLE webhook_attempts (
+    id INTEGER PRIMARY KEY,
+    delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries(id),
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status_code INTEGER NOT NULL,
+    error TEXT NOT NULL
+);
+CREATE INDEX webhook_attempts_job ON webhook_attempts(job_id);
+CREATE TABLE job_events (
+    sequence INTEGER PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    root_id TEXT NOT NULL,
+    at REAL NOT NULL,
+    snapshot BLOB NOT NULL
+);
+CREATE INDEX job_events_root ON job_events(root_id, sequence);
+CREATE TABLE batches (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE batch_jobs (
+    batch_id TEXT NOT NULL REFERENCES batches(id),
+    position INTEGER NOT NULL,
+    job_id TEXT NOT NULL,
+    PRIMARY KEY (batch_id, position)
+);
+""",
+    # Templates known to the controller (controller/templates.py): a stored .aep and what
+    # inspecting it found, as JSON.
+    3: """
+CREATE TABLE templates (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    info_json TEXT NOT NULL
+);
+CREATE INDEX templates_sha256 ON templates(sha256);
+""",
+}
+
+# The operator's drain and the quarantine of each agent, kept across controller restarts.
+AGENT_CONTROLS_TABLE = """
+CREATE TABLE IF NOT EXISTS agent_controls (
+    agent_id TEXT PRIMARY KEY,
+    draining INTEGER NOT NULL,
+    quarantine_reason TEXT NOT NULL
+)
 """
 
 # Columns that change after a job is created; the others are written once by insert_job.

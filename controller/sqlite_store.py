@@ -29,6 +29,8 @@ from controller.scheduler_types import (
     Transition,
 )
 from controller.sqlite_schema import (
+    AGENT_CONTROLS_TABLE,
+    MIGRATIONS,
     MUTABLE_JOB_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -64,22 +66,34 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        # Added after schema version 1 without a version change: older stores gain it here.
+        self._db.execute(AGENT_CONTROLS_TABLE)
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
             return
-        if version != 0:
+        if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{self.path} has schema version {version}, but this controller reads version "
                 f"{SCHEMA_VERSION}; run a controller of the version that wrote it"
             )
         with self.transaction(durable=True):
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+            scripts = [SCHEMA] if version == 0 else []
+            scripts += [
+                MIGRATIONS[number] for number in range(max(version, 1) + 1, SCHEMA_VERSION + 1)
+            ]
+            for script in scripts:
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        logger.info("created the store schema version %d in %s", SCHEMA_VERSION, self.path)
+        logger.info(
+            "migrated the store schema from version %d to %d in %s",
+            version,
+            SCHEMA_VERSION,
+            self.path,
+        )
 
     @contextmanager
     def transaction(self, durable: bool = False) -> Iterator[None]:
@@ -105,6 +119,16 @@ class SqliteStore:
         if not self._in_transaction:
             raise RuntimeError("store writes must run inside store.transaction()")
         self._db.execute(sql, parameters)
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
+        """Run one write of a module that keeps its own tables; return the last row id."""
+        if not self._in_transaction:
+            raise RuntimeError("store writes must run inside store.transaction()")
+        return self._db.execute(sql, parameters).lastrowid or 0
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read of a module that keeps its own tables."""
+        return self._db.execute(sql, parameters).fetchall()
 
     # Writes.
 
@@ -190,6 +214,17 @@ class SqliteStore:
                 agent.last_seen,
             ),
         )
+
+    def save_agent_control(self, agent_id: str, draining: bool, quarantine_reason: str) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO agent_controls (agent_id, draining, quarantine_reason) "
+            "VALUES (?, ?, ?)",
+            (agent_id, int(draining), quarantine_reason),
+        )
+
+    def load_agent_controls(self) -> dict[str, tuple[bool, str]]:
+        rows = self._db.execute("SELECT * FROM agent_controls").fetchall()
+        return {row["agent_id"]: (bool(row["draining"]), row["quarantine_reason"]) for row in rows}
 
     def insert_applied_result(self, result_id: str, lease_id: str, job_id: str, at: float) -> None:
         self._write(

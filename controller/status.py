@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 STATUS_CODES: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
     (errors.JobNotFound, grpc.StatusCode.NOT_FOUND),
+    (errors.AgentNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.AttemptNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.ArtifactNotFound, grpc.StatusCode.NOT_FOUND),
     (errors.JobAlreadyFinal, grpc.StatusCode.FAILED_PRECONDITION),

@@ -68,6 +68,14 @@ class Store(Protocol):
 
     def save_agent(self, agent: AgentRecord) -> None: ...
 
+    def save_agent_control(self, agent_id: str, draining: bool, quarantine_reason: str) -> None:
+        """Store an agent's drain flag and quarantine reason (empty: not quarantined)."""
+        ...
+
+    def load_agent_controls(self) -> dict[str, tuple[bool, str]]:
+        """Return (draining, quarantine reason) by agent id."""
+        ...
+
     def insert_applied_result(
         self, result_id: str, lease_id: str, job_id: str, at: float
     ) -> None: ...

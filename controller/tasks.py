@@ -23,8 +23,14 @@ def build_task(job: JobRecord) -> common_pb2.RenderTask:
     task = common_pb2.RenderTask(kind=spec.kind, settings=_settings(spec.settings))
     if spec.template is not None:
         task.template_src = spec.template.src or ""
+        task.template_sha256 = spec.template.sha256 or ""
         task.composition = spec.template.composition
     task.assets.extend(_asset(asset) for asset in spec.assets)
+    task.fonts.extend(spec.fonts)
+    if spec.upload is not None:
+        task.upload_json = json.dumps(spec.upload)
+    if spec.actions.get("postrender"):
+        task.postrender_json = json.dumps(spec.actions["postrender"])
     if spec.kind == "join":
         task.join_inputs.extend(_join_inputs(spec, job.inputs))
     else:
@@ -67,6 +73,7 @@ def _asset(asset: models.Asset) -> common_pb2.Asset:
                 sequence=asset.sequence,
                 name=asset.name or "",
                 sha256=asset.sha256 or "",
+                remove_old=asset.remove_old,
             )
             return common_pb2.Asset(footage=footage)
         case models.DataAsset():

@@ -8,6 +8,8 @@ from typing import Any
 
 from controller.jobspec.models import JobSpec
 from controller.jobspec.parse import JobRejected, Problem, parse_job
+from controller.template_validation import check_templates
+from controller.templates import TemplateCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -17,9 +19,19 @@ STORED_TEMPLATE_REASON = (
 )
 
 
-def validate_job(text: str) -> JobSpec:
-    """Parse a job and raise JobRejected unless this controller can run every job in it."""
+def validate_job(text: str, templates: TemplateCatalog | None = None) -> JobSpec:
+    """Parse a job and raise JobRejected unless this controller can run every job in it.
+
+    With a template catalog, template.id resolves to a stored template and each job whose
+    template is known is checked against it (controller/template_validation.py).
+    """
     spec = parse_job(text)
+    if templates is not None:
+        spec, problems = check_templates(spec, json.loads(text), templates)
+        problems += _open_range_problems(spec)
+        if problems:
+            raise JobRejected(problems)
+        return spec
     problems = _stored_template_problems(json.loads(text), "$")
     if not problems and _uses_stored_template(spec):
         # The parser may place a template the walk below cannot find; reject it all the same.

@@ -169,12 +169,15 @@ class Hello(_message.Message):
     RUNNING_FIELD_NUMBER: _builtins.int
     FONTS_FIELD_NUMBER: _builtins.int
     INTERRUPTED_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     host: _builtins.str
     version: _builtins.str
     """The agent's software version."""
     slots: _builtins.int
     """Number of leases the agent runs at once."""
+    draining: _builtins.bool
+    """The agent is stopping (SIGTERM): it finishes its leases and takes no new ones."""
     @_builtins.property
     def engines(self) -> _containers.RepeatedCompositeFieldContainer[Global___Engine]: ...
     @_builtins.property
@@ -203,10 +206,11 @@ class Hello(_message.Message):
         running: _abc.Iterable[Global___RunningLease] | None = ...,
         fonts: _abc.Iterable[_builtins.str] | None = ...,
         interrupted: _abc.Iterable[Global___RunningLease] | None = ...,
+        draining: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "engines", b"engines", "fonts", b"fonts", "host", b"host", "interrupted", b"interrupted", "pools", b"pools", "running", b"running", "slots", b"slots", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "draining", b"draining", "engines", b"engines", "fonts", b"fonts", "host", b"host", "interrupted", b"interrupted", "pools", b"pools", "running", b"running", "slots", b"slots", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -217,16 +221,20 @@ class Heartbeat(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RUNNING_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
+    draining: _builtins.bool
+    """As Hello.draining; the controller grants no new leases while it is set."""
     @_builtins.property
     def running(self) -> _containers.RepeatedCompositeFieldContainer[Global___RunningLease]: ...
     def __init__(
         self,
         *,
         running: _abc.Iterable[Global___RunningLease] | None = ...,
+        draining: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["running", b"running"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["draining", b"draining", "running", b"running"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

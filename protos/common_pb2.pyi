@@ -183,6 +183,7 @@ class FootageAsset(_message.Message):
     SEQUENCE_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
+    REMOVE_OLD_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     """image, video or audio."""
     src: _builtins.str
@@ -196,6 +197,8 @@ class FootageAsset(_message.Message):
     """File name in the workspace; empty means the name taken from src."""
     sha256: _builtins.str
     """Expected sha256 of the fetched file, empty when unknown."""
+    remove_old: _builtins.bool
+    """Remove the replaced source item from the project when no other layer uses it."""
     def __init__(
         self,
         *,
@@ -207,10 +210,11 @@ class FootageAsset(_message.Message):
         sequence: _builtins.bool = ...,
         name: _builtins.str = ...,
         sha256: _builtins.str = ...,
+        remove_old: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "layer_index", b"layer_index", "layer_name", b"layer_name", "name", b"name", "sequence", b"sequence", "sha256", b"sha256", "src", b"src", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "layer_index", b"layer_index", "layer_name", b"layer_name", "name", b"name", "remove_old", b"remove_old", "sequence", b"sequence", "sha256", b"sha256", "src", b"src", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -535,17 +539,30 @@ class RenderTask(_message.Message):
     ASSETS_FIELD_NUMBER: _builtins.int
     SETTINGS_FIELD_NUMBER: _builtins.int
     JOIN_INPUTS_FIELD_NUMBER: _builtins.int
+    FONTS_FIELD_NUMBER: _builtins.int
+    UPLOAD_JSON_FIELD_NUMBER: _builtins.int
+    POSTRENDER_JSON_FIELD_NUMBER: _builtins.int
     kind: _builtins.str
     """render or join."""
     template_src: _builtins.str
     template_sha256: _builtins.str
     composition: _builtins.str
+    upload_json: _builtins.str
+    """Where the outputs go instead of the controller's artifact store: the job's upload
+    {provider, params} as JSON text; empty means the artifact store.
+    """
+    postrender_json: _builtins.str
+    """The job's nexrender postrender actions as a JSON array text; empty means none."""
     @_builtins.property
     def assets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Asset]: ...
     @_builtins.property
     def settings(self) -> Global___RenderSettings: ...
     @_builtins.property
     def join_inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___JoinInput]: ...
+    @_builtins.property
+    def fonts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """File names of the Nexrender Cloud `fonts` list; the agent installs them for the render."""
+
     def __init__(
         self,
         *,
@@ -556,10 +573,13 @@ class RenderTask(_message.Message):
         assets: _abc.Iterable[Global___Asset] | None = ...,
         settings: Global___RenderSettings | None = ...,
         join_inputs: _abc.Iterable[Global___JoinInput] | None = ...,
+        fonts: _abc.Iterable[_builtins.str] | None = ...,
+        upload_json: _builtins.str = ...,
+        postrender_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["settings", b"settings"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "composition", b"composition", "join_inputs", b"join_inputs", "kind", b"kind", "settings", b"settings", "template_sha256", b"template_sha256", "template_src", b"template_src"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "composition", b"composition", "fonts", b"fonts", "join_inputs", b"join_inputs", "kind", b"kind", "postrender_json", b"postrender_json", "settings", b"settings", "template_sha256", b"template_sha256", "template_src", b"template_src", "upload_json", b"upload_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -148,6 +148,8 @@ class Job(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     FRAMES_DONE_FIELD_NUMBER: _builtins.int
     FRAMES_TOTAL_FIELD_NUMBER: _builtins.int
+    WAITING_REASON_FIELD_NUMBER: _builtins.int
+    WEBHOOK_ATTEMPTS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: _common_pb2.JobState.ValueType
     stage: _common_pb2.Stage.ValueType
@@ -171,6 +173,10 @@ class Job(_message.Message):
     """The client's own id (nexrender uid), if it gave one."""
     frames_done: _builtins.int
     frames_total: _builtins.int
+    waiting_reason: _builtins.str
+    """Why a queued job is not dispatched, for example fonts no connected agent has; empty
+    otherwise.
+    """
     @_builtins.property
     def child_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -185,6 +191,10 @@ class Job(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def webhook_attempts(self) -> _containers.RepeatedCompositeFieldContainer[Global___WebhookAttempt]:
+        """Every webhook call made for this job, in order, with the receiver's answer."""
+
     def __init__(
         self,
         *,
@@ -211,14 +221,58 @@ class Job(_message.Message):
         tags: _abc.Iterable[_builtins.str] | None = ...,
         frames_done: _builtins.int = ...,
         frames_total: _builtins.int = ...,
+        waiting_reason: _builtins.str = ...,
+        webhook_attempts: _abc.Iterable[Global___WebhookAttempt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempts", b"attempts", "child_ids", b"child_ids", "composition", b"composition", "created_at", b"created_at", "engine", b"engine", "error", b"error", "frames_done", b"frames_done", "frames_total", b"frames_total", "history", b"history", "id", b"id", "kind", b"kind", "layer_name", b"layer_name", "outputs", b"outputs", "parent_id", b"parent_id", "priority", b"priority", "progress", b"progress", "spec_json", b"spec_json", "stage", b"stage", "state", b"state", "tags", b"tags", "uid", b"uid", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempts", b"attempts", "child_ids", b"child_ids", "composition", b"composition", "created_at", b"created_at", "engine", b"engine", "error", b"error", "frames_done", b"frames_done", "frames_total", b"frames_total", "history", b"history", "id", b"id", "kind", b"kind", "layer_name", b"layer_name", "outputs", b"outputs", "parent_id", b"parent_id", "priority", b"priority", "progress", b"progress", "spec_json", b"spec_json", "stage", b"stage", "state", b"state", "tags", b"tags", "uid", b"uid", "updated_at", b"updated_at", "waiting_reason", b"waiting_reason", "webhook_attempts", b"webhook_attempts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class WebhookAttempt(_message.Message):
+    """One call of a job's webhook."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    STATUS_CODE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    DELIVERY_STATE_FIELD_NUMBER: _builtins.int
+    event: _builtins.str
+    """finished, error or manually_cancelled."""
+    attempt: _builtins.int
+    """1-based attempt number of this delivery."""
+    status_code: _builtins.int
+    """The receiver's HTTP status; 0 when no answer came (connection error, timeout)."""
+    error: _builtins.str
+    """Empty on success; else what went wrong."""
+    delivery_state: _builtins.str
+    """pending (another attempt follows), delivered or failed (no attempts left)."""
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event: _builtins.str = ...,
+        attempt: _builtins.int = ...,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        status_code: _builtins.int = ...,
+        error: _builtins.str = ...,
+        delivery_state: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "attempt", b"attempt", "delivery_state", b"delivery_state", "error", b"error", "event", b"event", "status_code", b"status_code"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WebhookAttempt: _TypeAlias = WebhookAttempt  # noqa: Y015
 
 @_typing.final
 class GetJobRequest(_message.Message):
@@ -247,6 +301,9 @@ class ListJobsRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     ROOTS_ONLY_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    UNTIL_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """Maximum jobs returned; 0 means 100."""
     page_token: _builtins.str
@@ -256,6 +313,16 @@ class ListJobsRequest(_message.Message):
     def states(self) -> _containers.RepeatedScalarFieldContainer[_common_pb2.JobState.ValueType]:
         """Empty means every state."""
 
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only jobs that carry every one of these tags."""
+
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Only jobs created at or after since and before until; unset means no bound."""
+
+    @_builtins.property
+    def until(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -263,10 +330,13 @@ class ListJobsRequest(_message.Message):
         limit: _builtins.int = ...,
         page_token: _builtins.str = ...,
         roots_only: _builtins.bool = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+        until: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since", "until", b"until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "page_token", b"page_token", "roots_only", b"roots_only", "states", b"states"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "page_token", b"page_token", "roots_only", b"roots_only", "since", b"since", "states", b"states", "tags", b"tags", "until", b"until"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -448,12 +518,18 @@ class AgentInfo(_message.Message):
     RUNNING_FIELD_NUMBER: _builtins.int
     LAST_SEEN_FIELD_NUMBER: _builtins.int
     CONNECTED_AT_FIELD_NUMBER: _builtins.int
+    DRAINING_FIELD_NUMBER: _builtins.int
+    QUARANTINE_REASON_FIELD_NUMBER: _builtins.int
     agent_id: _builtins.str
     host: _builtins.str
     version: _builtins.str
     slots: _builtins.int
     state: _builtins.str
     """connected or disconnected."""
+    draining: _builtins.bool
+    """Set by DrainAgent, cleared by ResumeAgent."""
+    quarantine_reason: _builtins.str
+    """Why the agent was quarantined; empty when it is not. Cleared by ResumeAgent."""
     @_builtins.property
     def engines(self) -> _containers.RepeatedCompositeFieldContainer[_agent_pb2.Engine]: ...
     @_builtins.property
@@ -477,14 +553,54 @@ class AgentInfo(_message.Message):
         running: _abc.Iterable[_agent_pb2.RunningLease] | None = ...,
         last_seen: _timestamp_pb2.Timestamp | None = ...,
         connected_at: _timestamp_pb2.Timestamp | None = ...,
+        draining: _builtins.bool = ...,
+        quarantine_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["connected_at", b"connected_at", "last_seen", b"last_seen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "connected_at", b"connected_at", "engines", b"engines", "host", b"host", "last_seen", b"last_seen", "pools", b"pools", "running", b"running", "slots", b"slots", "state", b"state", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "connected_at", b"connected_at", "draining", b"draining", "engines", b"engines", "host", b"host", "last_seen", b"last_seen", "pools", b"pools", "quarantine_reason", b"quarantine_reason", "running", b"running", "slots", b"slots", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AgentInfo: _TypeAlias = AgentInfo  # noqa: Y015
+
+@_typing.final
+class DrainAgentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DrainAgentRequest: _TypeAlias = DrainAgentRequest  # noqa: Y015
+
+@_typing.final
+class ResumeAgentRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGENT_ID_FIELD_NUMBER: _builtins.int
+    agent_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        agent_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ResumeAgentRequest: _TypeAlias = ResumeAgentRequest  # noqa: Y015
 
 @_typing.final
 class ListAgentsResponse(_message.Message):
@@ -505,3 +621,26 @@ class ListAgentsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAgentsResponse: _TypeAlias = ListAgentsResponse  # noqa: Y015
+
+@_typing.final
+class SetPriorityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    priority: _builtins.int
+    """Higher renders first."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        priority: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "priority", b"priority"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetPriorityRequest: _TypeAlias = SetPriorityRequest  # noqa: Y015

@@ -69,6 +69,11 @@ class JobServiceStub:
                 request_serializer=protos_dot_jobs__pb2.GetJobLogsRequest.SerializeToString,
                 response_deserializer=protos_dot_jobs__pb2.JobLogChunk.FromString,
                 _registered_method=True)
+        self.SetPriority = channel.unary_unary(
+                '/aefarm.v1.JobService/SetPriority',
+                request_serializer=protos_dot_jobs__pb2.SetPriorityRequest.SerializeToString,
+                response_deserializer=protos_dot_jobs__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class JobServiceServicer:
@@ -123,6 +128,13 @@ class JobServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetPriority(self, request, context):
+        """Changes the priority of a pending or queued job; the queue re-sorts at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_JobServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +172,11 @@ def add_JobServiceServicer_to_server(servicer, server):
                     servicer.GetJobLogs,
                     request_deserializer=protos_dot_jobs__pb2.GetJobLogsRequest.FromString,
                     response_serializer=protos_dot_jobs__pb2.JobLogChunk.SerializeToString,
+            ),
+            'SetPriority': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetPriority,
+                    request_deserializer=protos_dot_jobs__pb2.SetPriorityRequest.FromString,
+                    response_serializer=protos_dot_jobs__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -361,6 +378,33 @@ class JobService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def SetPriority(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aefarm.v1.JobService/SetPriority',
+            protos_dot_jobs__pb2.SetPriorityRequest.SerializeToString,
+            protos_dot_jobs__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class FarmServiceStub:
     """Missing associated documentation comment in .proto file."""
@@ -376,6 +420,16 @@ class FarmServiceStub:
                 request_serializer=protos_dot_jobs__pb2.ListAgentsRequest.SerializeToString,
                 response_deserializer=protos_dot_jobs__pb2.ListAgentsResponse.FromString,
                 _registered_method=True)
+        self.DrainAgent = channel.unary_unary(
+                '/aefarm.v1.FarmService/DrainAgent',
+                request_serializer=protos_dot_jobs__pb2.DrainAgentRequest.SerializeToString,
+                response_deserializer=protos_dot_jobs__pb2.AgentInfo.FromString,
+                _registered_method=True)
+        self.ResumeAgent = channel.unary_unary(
+                '/aefarm.v1.FarmService/ResumeAgent',
+                request_serializer=protos_dot_jobs__pb2.ResumeAgentRequest.SerializeToString,
+                response_deserializer=protos_dot_jobs__pb2.AgentInfo.FromString,
+                _registered_method=True)
 
 
 class FarmServiceServicer:
@@ -387,6 +441,21 @@ class FarmServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DrainAgent(self, request, context):
+        """The agent finishes its running leases and gets no new ones, across reconnects and
+        controller restarts, until ResumeAgent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeAgent(self, request, context):
+        """Ends a drain and a quarantine: the agent takes leases again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FarmServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -394,6 +463,16 @@ def add_FarmServiceServicer_to_server(servicer, server):
                     servicer.ListAgents,
                     request_deserializer=protos_dot_jobs__pb2.ListAgentsRequest.FromString,
                     response_serializer=protos_dot_jobs__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'DrainAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DrainAgent,
+                    request_deserializer=protos_dot_jobs__pb2.DrainAgentRequest.FromString,
+                    response_serializer=protos_dot_jobs__pb2.AgentInfo.SerializeToString,
+            ),
+            'ResumeAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeAgent,
+                    request_deserializer=protos_dot_jobs__pb2.ResumeAgentRequest.FromString,
+                    response_serializer=protos_dot_jobs__pb2.AgentInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -423,6 +502,60 @@ class FarmService:
             '/aefarm.v1.FarmService/ListAgents',
             protos_dot_jobs__pb2.ListAgentsRequest.SerializeToString,
             protos_dot_jobs__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DrainAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aefarm.v1.FarmService/DrainAgent',
+            protos_dot_jobs__pb2.DrainAgentRequest.SerializeToString,
+            protos_dot_jobs__pb2.AgentInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aefarm.v1.FarmService/ResumeAgent',
+            protos_dot_jobs__pb2.ResumeAgentRequest.SerializeToString,
+            protos_dot_jobs__pb2.AgentInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,8 @@ class JobServiceStub:
     CancelJob: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.Job]
     GetJobLogs: _grpc.UnaryStreamMultiCallable[_jobs_pb2.GetJobLogsRequest, _jobs_pb2.JobLogChunk]
     """Streams the stored aerender log of one attempt of a job."""
+    SetPriority: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.SetPriorityRequest, _jobs_pb2.Job]
+    """Changes the priority of a pending or queued job; the queue re-sorts at once."""
 
 @_typing.type_check_only
 class JobServiceAsyncStub(JobServiceStub):
@@ -67,6 +69,8 @@ class JobServiceAsyncStub(JobServiceStub):
     CancelJob: _aio.UnaryUnaryMultiCallable[_jobs_pb2.CancelJobRequest, _jobs_pb2.Job]  # type: ignore[assignment]
     GetJobLogs: _aio.UnaryStreamMultiCallable[_jobs_pb2.GetJobLogsRequest, _jobs_pb2.JobLogChunk]  # type: ignore[assignment]
     """Streams the stored aerender log of one attempt of a job."""
+    SetPriority: _aio.UnaryUnaryMultiCallable[_jobs_pb2.SetPriorityRequest, _jobs_pb2.Job]  # type: ignore[assignment]
+    """Changes the priority of a pending or queued job; the queue re-sorts at once."""
 
 class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -127,6 +131,14 @@ class JobServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_abc.Iterator[_jobs_pb2.JobLogChunk], _abc.AsyncIterator[_jobs_pb2.JobLogChunk]]:
         """Streams the stored aerender log of one attempt of a job."""
 
+    @_abc_1.abstractmethod
+    def SetPriority(
+        self,
+        request: _jobs_pb2.SetPriorityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.Job, _abc.Awaitable[_jobs_pb2.Job]]:
+        """Changes the priority of a pending or queued job; the queue re-sorts at once."""
+
 def add_JobServiceServicer_to_server(servicer: JobServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
 class FarmServiceStub:
@@ -135,11 +147,23 @@ class FarmServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> FarmServiceAsyncStub: ...
     ListAgents: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ListAgentsRequest, _jobs_pb2.ListAgentsResponse]
+    DrainAgent: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.DrainAgentRequest, _jobs_pb2.AgentInfo]
+    """The agent finishes its running leases and gets no new ones, across reconnects and
+    controller restarts, until ResumeAgent.
+    """
+    ResumeAgent: _grpc.UnaryUnaryMultiCallable[_jobs_pb2.ResumeAgentRequest, _jobs_pb2.AgentInfo]
+    """Ends a drain and a quarantine: the agent takes leases again."""
 
 @_typing.type_check_only
 class FarmServiceAsyncStub(FarmServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListAgents: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ListAgentsRequest, _jobs_pb2.ListAgentsResponse]  # type: ignore[assignment]
+    DrainAgent: _aio.UnaryUnaryMultiCallable[_jobs_pb2.DrainAgentRequest, _jobs_pb2.AgentInfo]  # type: ignore[assignment]
+    """The agent finishes its running leases and gets no new ones, across reconnects and
+    controller restarts, until ResumeAgent.
+    """
+    ResumeAgent: _aio.UnaryUnaryMultiCallable[_jobs_pb2.ResumeAgentRequest, _jobs_pb2.AgentInfo]  # type: ignore[assignment]
+    """Ends a drain and a quarantine: the agent takes leases again."""
 
 class FarmServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -148,5 +172,23 @@ class FarmServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _jobs_pb2.ListAgentsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_jobs_pb2.ListAgentsResponse, _abc.Awaitable[_jobs_pb2.ListAgentsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DrainAgent(
+        self,
+        request: _jobs_pb2.DrainAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.AgentInfo, _abc.Awaitable[_jobs_pb2.AgentInfo]]:
+        """The agent finishes its running leases and gets no new ones, across reconnects and
+        controller restarts, until ResumeAgent.
+        """
+
+    @_abc_1.abstractmethod
+    def ResumeAgent(
+        self,
+        request: _jobs_pb2.ResumeAgentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_jobs_pb2.AgentInfo, _abc.Awaitable[_jobs_pb2.AgentInfo]]:
+        """Ends a drain and a quarantine: the agent takes leases again."""
 
 def add_FarmServiceServicer_to_server(servicer: FarmServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,8 +9,9 @@ Two sources select faults, and the simulator applies the union of both:
 
 Faults:
 
-- `missing_fonts`: prints `WARNING:After Effects warning: Project has missing fonts.`,
-  renders normally and exits 0.
+- `missing_fonts`: prints `WARNING:After Effects warning: Project has missing fonts.` and
+  the PostScript names of the project's fonts on indented lines below it, renders normally
+  and exits 0.
 - `missing_footage`: treats every file footage in the render as missing. Without
   `-continueOnMissingFootage` the render stops with a missing-dependency error (exit 9).
   With it, colour bars replace the footage, a warning is printed, and the exit code is 0.

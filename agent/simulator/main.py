@@ -153,6 +153,9 @@ class Simulation:
         plan = self._plan(project, comp)
         if "missing_fonts" in self.faults:
             self.log.warning("Project has missing fonts.")
+            # The names follow on indented lines, as the details of a grouped warning do.
+            for name in _font_names(project) or ["MyriadPro-Regular"]:
+                self.log.write_line(f"  {name}")
         render_comp(plan, self.log)
 
     def _open(self) -> tuple[Any, Any, AerenderError | None]:
@@ -278,3 +281,13 @@ class Simulation:
             stderr=subprocess.DEVNULL,
         )
         logger.debug("started detached child %d", child.pid)
+
+
+def _font_names(project: Any) -> list[str]:
+    """Return the PostScript names of the fonts the project's text layers use."""
+    names: list[str] = []
+    for used in project.used_fonts:
+        name = getattr(used.get("font"), "post_script_name", "")
+        if name and name not in names:
+            names.append(name)
+    return names

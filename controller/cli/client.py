@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from controller.cli.credentials import ChannelSecurity, open_channel
 from controller.cli.errors import EXIT_INVALID, CliError, error_from_rpc
 from protos import artifacts_pb2_grpc, jobs_pb2_grpc
 
@@ -93,7 +94,8 @@ class Controller:
 
     def __init__(self, address: str, connect_timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
         self.address = address
-        self.channel = grpc.insecure_channel(address, options=channel_options(connect_timeout))
+        security = ChannelSecurity.from_environment()
+        self.channel = open_channel(address, channel_options(connect_timeout), security)
         self.jobs = jobs_pb2_grpc.JobServiceStub(self.channel)
         self.farm = jobs_pb2_grpc.FarmServiceStub(self.channel)
         self.artifacts = artifacts_pb2_grpc.ArtifactServiceStub(self.channel)

@@ -132,6 +132,7 @@ def job_to_dict(job: jobs_pb2.Job) -> dict[str, Any]:
         "frames_total": job.frames_total or None,
         "uid": optional_text(job.uid),
         "tags": list(job.tags),
+        "waiting_reason": optional_text(job.waiting_reason),
         "spec": parse_spec(job),
     }
 
@@ -187,4 +188,6 @@ def agent_to_dict(agent: jobs_pb2.AgentInfo) -> dict[str, Any]:
         "pools": list(agent.pools),
         "last_seen": timestamp_to_iso(agent.last_seen),
         "connected_at": timestamp_to_iso(agent.connected_at),
+        "draining": agent.draining,
+        "quarantine_reason": agent.quarantine_reason,
     }

@@ -118,13 +118,23 @@ def format_engines(engines: Iterable[dict[str, Any]]) -> str:
     return ", ".join(parts) or NONE
 
 
+def format_agent_state(agent: dict[str, Any]) -> str:
+    """The connection state, then draining and the quarantine with its reason when set."""
+    parts = [agent["state"] or NONE]
+    if agent.get("draining"):
+        parts.append("draining")
+    if agent.get("quarantine_reason"):
+        parts.append(f"quarantined: {agent['quarantine_reason']}")
+    return ", ".join(parts)
+
+
 def agent_table(agents: Iterable[dict[str, Any]]) -> str:
     headers = ("id", "host", "state", "engines", "slots", "running", "pools", "last seen")
     rows = [
         (
             agent["id"],
             agent["host"] or NONE,
-            agent["state"] or NONE,
+            format_agent_state(agent),
             format_engines(agent["engines"]),
             str(agent["slots"]),
             str(len(agent["running"])),
@@ -207,6 +217,8 @@ def job_detail(job: dict[str, Any]) -> str:
         ("updated", format_time(job["updated_at"])),
         ("error", format_error(job["error"])),
     ]
+    if job.get("waiting_reason"):
+        fields.insert(2, ("waiting", job["waiting_reason"]))
     width = max(len(label) for label, _ in fields)
     lines = [f"{label.ljust(width)}  {value}" for label, value in fields]
 

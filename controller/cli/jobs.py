@@ -13,6 +13,8 @@ from controller.cli.client import Controller, resolve_address
 from controller.cli.console import print_error, print_json
 from controller.cli.errors import EXIT_OK, error_from_rpc
 from controller.cli.format import agent_table, format_state, job_detail, job_table
+from controller.cli.timeline import timeline, timeline_lines
+from controller.joblogs import MAX_LOG_BYTES
 from protos import jobs_pb2
 
 logger = logging.getLogger(__name__)
@@ -22,18 +24,30 @@ SERVER_PAGE_SIZE = 100
 
 
 def list_jobs(
-    controller: Controller, states: list[str], limit: int, roots_only: bool
+    controller: Controller,
+    states: list[str],
+    limit: int,
+    roots_only: bool,
+    filters: argparse.Namespace | None = None,
 ) -> list[jobs_pb2.Job]:
-    """Return up to limit jobs, following page tokens until limit is reached."""
+    """Return up to limit jobs, following page tokens until limit is reached.
+
+    filters may carry tag (a list), since and until (seconds since the epoch) and page_token.
+    """
     jobs: list[jobs_pb2.Job] = []
-    page_token = ""
+    page_token = getattr(filters, "page_token", "") or ""
     while len(jobs) < limit:
         request = jobs_pb2.ListJobsRequest(
             states=[convert.state_value(state) for state in states],
             limit=min(limit - len(jobs), SERVER_PAGE_SIZE),
             page_token=page_token,
             roots_only=roots_only,
+            tags=getattr(filters, "tag", None) or [],
         )
+        for bound in ("since", "until"):
+            value = getattr(filters, bound, None)
+            if value is not None:
+                getattr(request, bound).FromNanoseconds(round(value * 1e9))
         response = controller.unary(controller.jobs.ListJobs, request, "list jobs")
         jobs.extend(response.jobs)
         page_token = response.next_page_token
@@ -44,7 +58,7 @@ def list_jobs(
 
 def run_jobs(args: argparse.Namespace) -> int:
     with Controller(resolve_address(args.controller)) as controller:
-        jobs = list_jobs(controller, args.state or [], args.limit, roots_only=not args.all)
+        jobs = list_jobs(controller, args.state or [], args.limit, not args.all, args)
     job_dicts = [convert.job_to_dict(job) for job in jobs]
     if args.json:
         print_json(job_dicts)
@@ -63,11 +77,13 @@ def get_job(controller: Controller, job_id: str) -> jobs_pb2.Job:
 
 def run_job(args: argparse.Namespace) -> int:
     with Controller(resolve_address(args.controller)) as controller:
-        job = convert.job_to_dict(get_job(controller, args.id))
+        message = get_job(controller, args.id)
+    job = convert.job_to_dict(message)
     if args.json:
-        print_json(job)
+        print_json({**job, "timeline": timeline(message)})
     else:
         print(job_detail(job))
+        print("\n".join(timeline_lines(message)))
     return EXIT_OK
 
 
@@ -100,7 +116,12 @@ def run_logs(args: argparse.Namespace) -> int:
             raise error_from_rpc(error, controller.address, action) from error
     output.flush()
     if truncated:
-        print_error(f"the stored log of job {args.id} was cut at the controller's size limit")
+        limit = MAX_LOG_BYTES // (1024 * 1024)
+        print_error(
+            f"the stored log of job {args.id} was cut at the controller's limit of {limit} MiB "
+            "per attempt; an agent keeps the full log as aerender.log in the workspace of a "
+            "failed lease"
+        )
     return EXIT_OK
 
 

@@ -9,7 +9,19 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 
-from controller.cli import jobs, output, submit, up, watch
+from controller.cli import (
+    batch,
+    certs,
+    drain,
+    jobs,
+    output,
+    submit,
+    templates,
+    timefilter,
+    tokens,
+    up,
+    watch,
+)
 from controller.cli.client import ADDRESS_ENV, DEFAULT_ADDRESS
 from controller.cli.console import print_error
 from controller.cli.convert import STATE_NAMES
@@ -237,6 +249,25 @@ def add_job_commands(
     )
     parser.add_argument("--all", action="store_true", help="include child jobs, not only roots")
     parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        help="show only jobs with this tag; repeat to require more tags",
+    )
+    parser.add_argument(
+        "--since",
+        type=timefilter.parse_time,
+        help="show only jobs created at or after this time (ISO 8601, or an age: 30m, 2h, 7d)",
+    )
+    parser.add_argument(
+        "--until", type=timefilter.parse_time, help="show only jobs created before this time"
+    )
+    parser.add_argument(
+        "--page-token",
+        default="",
+        help="start after the jobs of an earlier page (the next_page_token --json printed)",
+    )
+    parser.add_argument(
         "--limit",
         type=bounded_int(1),
         default=100,
@@ -296,6 +327,7 @@ def add_farm_commands(
     )
 
     add_command(commands, "agents", jobs.run_agents, "list render agents", [address, as_json])
+    add_agent_control_commands(commands, address, as_json)
 
     parser = add_command(
         commands,
@@ -314,6 +346,24 @@ def add_farm_commands(
     )
 
 
+def add_agent_control_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    address: argparse.ArgumentParser,
+    as_json: argparse.ArgumentParser,
+) -> None:
+    for name, handler, summary, description in (
+        ("drain", drain.run_drain, "stop giving an agent new leases", drain.DRAIN_DESCRIPTION),
+        (
+            "resume",
+            drain.run_resume,
+            "end an agent's drain or quarantine",
+            drain.RESUME_DESCRIPTION,
+        ),
+    ):
+        parser = add_command(commands, name, handler, summary, [address, as_json], description)
+        parser.add_argument("agent_id", metavar="AGENT", help="agent id, as `aefarm agents` lists")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aefarm",
@@ -325,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log what the CLI does to stderr"
     )
+    parser.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help="connect with TLS, trusting the controller certificates this CA issued "
+        "(default: $AEFARM_TLS_CA, else no TLS); $AEFARM_TOKEN or $AEFARM_TOKEN_FILE give "
+        "the token",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     # SUPPRESS keeps a --controller given before the command when none follows it.
     address = controller_parent(argparse.SUPPRESS)
@@ -332,11 +389,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_submit_commands(commands, address)
     add_job_commands(commands, address)
     add_farm_commands(commands, address)
+    batch.add_batch_commands(commands, add_command, [address, json_parent()])
+    templates.add_template_commands(commands, address, json_parent())
+    certs.add_certs_command(commands)
+    tokens.add_token_command(commands, address, json_parent())
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.tls_ca:
+        # The channel of every command reads its TLS settings from the environment.
+        os.environ["AEFARM_TLS_CA"] = args.tls_ca
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

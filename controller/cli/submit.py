@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 def run_submit(args: argparse.Namespace) -> int:
     job_file = read_job_file(args.file)
+    if isinstance(job_file.document, list):
+        # A JSON array is a batch: every job in one transaction.
+        from controller.cli.batch import run_batch_files
+
+        return run_batch_files(args, [job_file])
     with Controller(resolve_address(args.controller)) as controller:
         try:
             response = submit_job(controller, job_file)

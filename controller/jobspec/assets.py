@@ -159,6 +159,8 @@ def _parse_footage(raw: dict[str, Any], at: str, problems: Problems) -> FootageA
     for key in ("useOriginal", "removeOld"):
         if present(raw, key) and not isinstance(raw[key], bool):
             problems.add(fields.path(key), f"{key} must be true or false, not {describe(raw[key])}")
+    if raw.get("removeOld") is True:
+        fields.put("remove_old", True, "removeOld")
     return build(FootageAsset, fields, problems)
 
 

@@ -52,6 +52,8 @@ class FootageAsset(LayerTarget):
     # File name in the workspace; None means the name taken from src.
     name: str | None = None
     sha256: str | None = None
+    # Remove the replaced source item when no other layer uses it (nexrender's removeOld).
+    remove_old: bool = False
 
 
 class DataAsset(LayerTarget):
@@ -93,6 +95,10 @@ class TemplateRef(Spec):
     id: str | None = None
     src: str | None = None
     composition: str
+    # Set by the controller for a template it knows (controller/templates.py): the stored
+    # file's sha256 and the PostScript names of the fonts the project uses.
+    sha256: str | None = None
+    fonts: list[str] = Field(default_factory=list)
 
 
 class RenderSettings(Spec):

@@ -30,6 +30,7 @@ from controller.jobspec.fields import (
 from controller.jobspec.models import JobSpec, RenderSettings, TemplateRef
 from controller.jobspec.problems import ROOT, Problems, describe
 from controller.jobspec.scheduling import take_scheduling
+from controller.jobspec.settings import take_render_limits
 from controller.jobspec.sources import take_src
 from controller.jobspec.templates import take_composition
 
@@ -44,7 +45,7 @@ BOOKKEEPING_FIELDS = (
 TEMPLATE_FIELDS = (
     "src", "composition", "frameStart", "frameEnd", "incrementFrame", "outputModule",
     "outputExt", "settingsTemplate", "renderSettings", "outputSettings", "continueOnMissing",
-    "imageSequence",
+    "imageSequence", "hangTimeout", "maxRenderTime", "allowMissingFonts",
 )  # fmt: skip
 # Output extensions that make aerender write an image sequence, result_[#####].ext.
 IMAGE_SEQUENCE_EXTENSIONS = ("jpg", "jpeg", "png", "tif", "tga")
@@ -115,6 +116,7 @@ def _parse_render_settings(
         check_not_empty(raw.get(key), fields.path(key), problems, key)
         fields.copy(field, key)
     fields.copy("continue_on_missing_footage", "continueOnMissing")
+    take_render_limits(fields, problems)
     extension = _take_output_ext(fields, problems)
     image_sequence = raw.get("imageSequence")
     if image_sequence is not None and not isinstance(image_sequence, bool):

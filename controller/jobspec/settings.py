@@ -25,7 +25,10 @@ from controller.jobspec.problems import Problems, describe
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_FIELDS = ("type", "frames", "quality", "codec", "engine")
+SETTINGS_FIELDS = (
+    "type", "frames", "quality", "codec", "engine", "hangTimeout", "maxRenderTime",
+    "allowMissingFonts",
+)  # fmt: skip
 JOIN_SETTINGS_FIELDS = ("type", "codec", "engine")
 OUTPUT_TYPES = ("video", "image", "aep")
 QUALITIES = ("draft", "full")
@@ -51,7 +54,26 @@ def parse_settings(
         if frames is not None:
             fields.put("frame_start", frames[0], "frames")
             fields.put("frame_end", frames[1], "frames")
+    take_render_limits(fields, problems)
     return build(RenderSettings, fields, problems)
+
+
+def take_render_limits(fields: Fields, problems: Problems) -> None:
+    """Take hangTimeout and maxRenderTime (whole seconds above 0) and allowMissingFonts."""
+    for key, field in (
+        ("hangTimeout", "hang_timeout_seconds"),
+        ("maxRenderTime", "max_render_seconds"),
+    ):
+        value = fields.raw.get(key)
+        if is_integer(value) and value < 1:
+            problems.add(
+                fields.path(key),
+                f"{key} is {value}; give a whole number of seconds of 1 or more, "
+                "or leave it out for the agent's default",
+            )
+            continue
+        fields.copy(field, key)
+    fields.copy("allow_missing_fonts", "allowMissingFonts")
 
 
 def parse_join_settings(value: Any, at: str, problems: Problems) -> RenderSettings | None:

@@ -100,7 +100,8 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
         match message.WhichOneof("body"):
             case "heartbeat":
                 running = tuple(lease_ref(lease) for lease in message.heartbeat.running)
-                self.coordinator.handle(HeartbeatReceived(agent_id, running))
+                draining = message.heartbeat.draining
+                self.coordinator.handle(HeartbeatReceived(agent_id, running, draining))
             case "progress":
                 self.coordinator.handle(_progress_event(agent_id, message.progress))
             case "log":

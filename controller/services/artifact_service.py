@@ -44,7 +44,9 @@ class ArtifactService(artifacts_pb2_grpc.ArtifactServiceServicer):
                 elif body == "header":
                     raise InvalidRequest("header", "only the first UploadChunk may carry a header")
                 elif upload is not None:
-                    upload.write(chunk.data, header.size)
+                    # Hashing and writing 1 MiB in a thread lets the event loop receive the
+                    # next chunk meanwhile, and serve other calls.
+                    await asyncio.to_thread(upload.write, chunk.data, header.size)
             if header is None or upload is None:
                 raise InvalidRequest("header", "the upload sent no chunks; send the header first")
             stored = await asyncio.to_thread(upload.finish, header.size, header.sha256)

@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
-from controller import messages
+from controller import fontmatch, messages
 from controller.coordinator import Coordinator
 from controller.errors import AttemptNotFound, InvalidRequest, JobNotFound
+from controller.job_filters import list_filtered
+from controller.jobspec.models import JobSpec
 from controller.jobspec.parse import JobRejected
+from controller.priorities import set_priority
 from controller.services.watch import watch_job
 from controller.status import Context, stream_errors, unary_errors
+from controller.templates import TemplateCatalog
 from controller.validation import validate_job
+from controller.webhooks import Tables, WebhookConfig, stored_attempts, url_problems
 from protos import jobs_pb2, jobs_pb2_grpc
 
 logger = logging.getLogger(__name__)
@@ -22,15 +27,30 @@ DEFAULT_CANCEL_REASON = "requested by a client"
 
 
 class JobService(jobs_pb2_grpc.JobServiceServicer):
-    def __init__(self, coordinator: Coordinator) -> None:
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        webhooks: WebhookConfig | None = None,
+        templates: TemplateCatalog | None = None,
+    ) -> None:
         self.coordinator = coordinator
+        self.webhooks = webhooks or WebhookConfig()
+        self.templates = templates
+
+    def validate_text(self, text: str) -> JobSpec:
+        """Every check of Submit; raises JobRejected."""
+        spec = validate_job(text, self.templates)
+        problems = url_problems(spec, self.webhooks)
+        if problems:
+            raise JobRejected(problems)
+        return spec
 
     @unary_errors
     async def Submit(
         self, request: jobs_pb2.SubmitRequest, context: Context
     ) -> jobs_pb2.SubmitResponse:
         try:
-            spec = validate_job(request.job_json)
+            spec = self.validate_text(request.job_json)
         except JobRejected as error:
             logger.info("rejected a job from %r: %s", request.source or "a client", error)
             raise
@@ -44,7 +64,7 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
         self, request: jobs_pb2.SubmitRequest, context: Context
     ) -> jobs_pb2.ValidateResponse:
         try:
-            spec = validate_job(request.job_json)
+            spec = self.validate_text(request.job_json)
         except JobRejected as error:
             problems = [
                 jobs_pb2.ValidationProblem(path=problem.path, reason=problem.reason)
@@ -55,7 +75,14 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
 
     @unary_errors
     async def GetJob(self, request: jobs_pb2.GetJobRequest, context: Context) -> jobs_pb2.Job:
-        return self.coordinator.job_message(request.id)
+        job = self.coordinator.job_message(request.id)
+        job.waiting_reason = fontmatch.waiting_reason(
+            self.coordinator.store.get_job(request.id), self.coordinator.scheduler.agents.values()
+        )
+        store = self.coordinator.store
+        if isinstance(store, Tables):
+            job.webhook_attempts.extend(stored_attempts(store, request.id))
+        return job
 
     @unary_errors
     async def ListJobs(
@@ -70,7 +97,20 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
                 raise InvalidRequest(f"states[{index}]", f"{state} is not a job state")
             states.append(messages.STATES_BY_PROTO[state])
         store = self.coordinator.store
-        page = store.list_jobs(states, request.roots_only, limit, request.page_token)
+        filtered = request.tags or request.HasField("since") or request.HasField("until")
+        if filtered and isinstance(store, Tables):
+            page = list_filtered(
+                store,
+                states,
+                request.roots_only,
+                list(request.tags),
+                request.since.ToNanoseconds() / 1e9 if request.HasField("since") else None,
+                request.until.ToNanoseconds() / 1e9 if request.HasField("until") else None,
+                limit,
+                request.page_token,
+            )
+        else:
+            page = store.list_jobs(states, request.roots_only, limit, request.page_token)
         return jobs_pb2.ListJobsResponse(
             jobs=[messages.job_message(job, store.history(job.id)) for job in page.jobs],
             next_page_token=page.next_page_token,
@@ -88,6 +128,13 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
         reason = request.reason.strip() or DEFAULT_CANCEL_REASON
         logger.info("job=%s: cancel requested: %s", request.id, reason)
         self.coordinator.cancel(request.id, reason)
+        return self.coordinator.job_message(request.id)
+
+    @unary_errors
+    async def SetPriority(
+        self, request: jobs_pb2.SetPriorityRequest, context: Context
+    ) -> jobs_pb2.Job:
+        set_priority(self.coordinator, request.id, request.priority)
         return self.coordinator.job_message(request.id)
 
     @stream_errors

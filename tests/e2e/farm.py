@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,7 +71,9 @@ class Farm:
         work_dir = self.root / "agents" / agent_id
         work_dir.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "agent.main", "--controller", self.address]
-        argv += ["--work-dir", str(work_dir), "--agent-id", agent_id, "--simulate", *(extra or [])]
+        argv += ["--work-dir", str(work_dir), "--agent-id", agent_id, "--simulate"]
+        # An agent reads no local files outside its file roots: allow test folders and the repo.
+        argv += ["--file-root", tempfile.gettempdir(), "--file-root", str(TOP), *(extra or [])]
         self.agents[agent_id] = self._spawn(argv, self.root / f"{agent_id}.log", env)
 
     def wait_for_agents(self, count: int, timeout: float = START_TIMEOUT_SECONDS) -> None:
@@ -150,8 +153,11 @@ class Farm:
                 raise AssertionError(f"job {job_id} still {job.state} after {timeout} s: {job}")
             time.sleep(0.1)
 
+    def farm_stub(self) -> jobs_pb2_grpc.FarmServiceStub:
+        return jobs_pb2_grpc.FarmServiceStub(self.channel)
+
     def list_agents(self) -> list[jobs_pb2.AgentInfo]:
-        stub = jobs_pb2_grpc.FarmServiceStub(self.channel)
+        stub = self.farm_stub()
         return list(stub.ListAgents(jobs_pb2.ListAgentsRequest(), timeout=10).agents)
 
     def download(self, output: common_pb2.Output, target: Path) -> Path:
@@ -164,14 +170,26 @@ class Farm:
         return target
 
 
-def simulator_processes() -> list[psutil.Process]:
-    """Return running processes of the aerender simulator started from this checkout."""
+def started_under(process: psutil.Process, root: Path) -> bool:
+    """Return whether process runs in a folder under root, as the renders of one farm do.
+
+    Other test runs on the same machine have simulators of their own, in other folders.
+    """
+    try:
+        return Path(process.cwd()).is_relative_to(root)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def simulator_processes(root: Path) -> list[psutil.Process]:
+    """Return running aerender simulator processes of the farm under root."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if "agent.simulator" in cmdline or any(
+        is_simulator = "agent.simulator" in cmdline or any(
             part.endswith("aefarm-aerender-sim") for part in cmdline
-        ):
+        )
+        if is_simulator and started_under(process, root):
             found.append(process)
     return found
 

@@ -122,7 +122,7 @@ def test_nested_job_renders_through_tree(templates: Path, tmp_path: Path) -> Non
     assert close_to(seen, LOWER_THIRD_BAR), seen
     assert not close_to(seen, PLACEHOLDER_GREY), seen
 
-    assert simulator_processes() == []
+    assert simulator_processes(tmp_path / "farm") == []
 
 
 def test_missing_composition_fails_job(templates: Path, tmp_path: Path) -> None:

@@ -148,3 +148,21 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert summary["compositions"][0]["name"] == "Größe"
     assert summary["frames_total"] == 25
+
+
+def test_agent_command_parses_log(tmp_path: Path) -> None:
+    """`aefarm-agent parse-log` runs the same command through the agent's entry point."""
+    result = subprocess.run(
+        [sys.executable, "-m", "agent.main", "parse-log", str(write_log(tmp_path, FAILED_LOG))]
+        + ["--frames", "120", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["frames_done"] == 3
+    assert summary["errors"][0]["code"] == "render_error"

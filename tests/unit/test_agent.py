@@ -221,14 +221,17 @@ def test_missing_layer_and_composition(tmp_path: Path) -> None:
     run_farm(tmp_path, scenario)
 
 
-def test_script_asset_unsupported(tmp_path: Path) -> None:
+def test_script_asset_without_runner(tmp_path: Path) -> None:
+    script = tmp_path / "setup.jsx"
+    script.write_text("app.project.item(1).comment = NX.get('x');\n", encoding="utf-8")
+
     async def scenario(standin: StandInController, agent: RunningAgent) -> None:
         lease = render_lease(make_project(tmp_path / "template.aep"))
         lease.task.assets.append(
-            common_pb2.Asset(script=common_pb2.ScriptAsset(src="file:///x/setup.jsx"))
+            common_pb2.Asset(script=common_pb2.ScriptAsset(src=script.as_uri()))
         )
         result = await lease_result(standin, lease)
-        assert result.error.code == "unsupported_asset"
+        assert result.error.code == "script_runner_missing"
         assert "setup.jsx" in result.error.message
 
     run_farm(tmp_path, scenario)

@@ -85,15 +85,15 @@ def test_shutdown_reports_running_lease(tmp_path: Path) -> None:
     run(main)
 
 
-def test_lease_during_shutdown_journaled(tmp_path: Path) -> None:
+def test_lease_during_shutdown_rejected(tmp_path: Path) -> None:
     async def scenario(standin: StandInController, agent: RunningAgent) -> None:
         agent.agent.runner.accepting = False
         lease = render_lease(make_project(tmp_path / "template.aep"))
         standin.send(agent_pb2.ControllerMessage(lease=lease))
-        journal = LeaseJournal(tmp_path / "work" / "running")
-        recorded = await standin.wait_for(journal.recorded)
-        assert [r.lease_id for r in recorded] == [lease.lease_id]
-        assert standin.results == []
+        result = await result_of(standin, lease.lease_id)
+        assert result.error.code == "agent_shutdown"
+        assert result.error.retryable
+        assert LeaseJournal(tmp_path / "work" / "running").recorded() == []
 
     run_farm(tmp_path, scenario)
 

@@ -87,11 +87,11 @@ def test_progress_throttled_and_flushed() -> None:
 
     progress = [m.progress for m in asyncio.run(scenario())]
     # The stage message starts the interval, so the updates wait, and only the last one goes
-    # out, when the next stage begins.
+    # out, when the next stage begins. The frame counts carry over into the next stage.
     assert [(p.stage, p.frames_done) for p in progress] == [
         (common_pb2.STAGE_RENDER, 0),
         (common_pb2.STAGE_RENDER, 10),
-        (common_pb2.STAGE_UPLOAD, 0),
+        (common_pb2.STAGE_UPLOAD, 10),
     ]
     assert progress[0].percent == -1
     assert progress[1].percent == 100

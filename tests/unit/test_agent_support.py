@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -284,6 +285,8 @@ class RunningAgent:
 
 
 def agent_config(work_dir: Path, port: int, **overrides: Any) -> AgentConfig:
+    # An agent reads no local files outside its file roots; test files live in the temp dir.
+    overrides.setdefault("file_roots", (Path(tempfile.gettempdir()),))
     return AgentConfig(
         controller=f"127.0.0.1:{port}",
         work_dir=work_dir,

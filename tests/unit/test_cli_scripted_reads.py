@@ -193,7 +193,7 @@ def test_logs_reports_truncation(scripted: Scripted) -> None:
 
     assert result.returncode == 0, result.stderr
     assert scripted.jobs.log_requests == [0]
-    assert "cut at the controller's size limit" in result.stderr
+    assert "cut at the controller's limit of 8 MiB per attempt" in result.stderr
 
 
 def test_agents_table(scripted: Scripted) -> None:

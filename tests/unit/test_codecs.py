@@ -105,7 +105,9 @@ def test_quality_picks_render_settings() -> None:
 def test_preview_is_draft_and_small() -> None:
     plan = plan_output(settings(codec="video_prores_4444", preview=True), "26.0x55", WORKSPACE)
     assert plan.render_settings == DRAFT_SETTINGS
-    assert plan.output_module == codecs.H264_5
+    assert plan.output_module == codecs.LOSSLESS
+    assert plan.encode is not None
+    assert plan.encode.max_width == 640
     old = plan_output(settings(preview=True), "22.0x64", WORKSPACE)
     assert old.encode is not None
     assert old.encode.max_width == 640

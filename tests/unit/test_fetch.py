@@ -15,8 +15,10 @@ import pytest
 from agent.cache import FileCache
 from agent.errors import LeaseFailure
 from agent.fetch import FetchedFile, Fetcher, file_name_for, is_local_path, safe_file_name
+from agent.http_fetch import HttpSettings
 
 PAYLOAD = b"\x00aep bytes\xff" * 1000
+QUICK = HttpSettings(attempts=2, backoff_initial=0.01)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -103,11 +105,13 @@ def test_dot_dot_out_of_root_denied(tmp_path: Path) -> None:
     assert "outside the allowed file roots" in failure.message
 
 
-def test_any_path_without_roots(tmp_path: Path) -> None:
+def test_no_roots_refuses_local_files(tmp_path: Path) -> None:
     source = tmp_path / "anywhere.aep"
     source.write_bytes(PAYLOAD)
-    fetched = fetch(Fetcher([]), source.as_uri(), tmp_path / "ws")
-    assert fetched.path.read_bytes() == PAYLOAD
+    failure = failure_of(Fetcher([]), source.as_uri(), tmp_path / "ws")
+    assert str(source) in failure.message
+    assert "--file-root" in failure.message
+    assert not failure.retryable
 
 
 def test_bare_local_path(tmp_path: Path) -> None:
@@ -119,7 +123,7 @@ def test_bare_local_path(tmp_path: Path) -> None:
 
 def test_missing_file_not_retryable(tmp_path: Path) -> None:
     source = (tmp_path / "gone.aep").as_uri()
-    failure = failure_of(Fetcher([]), source, tmp_path / "ws")
+    failure = failure_of(Fetcher([tmp_path]), source, tmp_path / "ws")
     assert "does not exist" in failure.message
     assert source in failure.message
     assert not failure.retryable
@@ -130,7 +134,7 @@ def test_percent_encoded_file_name(tmp_path: Path) -> None:
     source.write_bytes(PAYLOAD)
     uri = source.as_uri()
     assert "%20" in uri
-    fetched = fetch(Fetcher([]), uri, tmp_path / "ws")
+    fetched = fetch(Fetcher([tmp_path]), uri, tmp_path / "ws")
     assert fetched.path.name == "my clip #1 (final).mov"
 
 
@@ -172,7 +176,7 @@ def test_http_404_not_retryable(tmp_path: Path, http_base: str) -> None:
 
 
 def test_http_503_retryable(tmp_path: Path, http_base: str) -> None:
-    failure = failure_of(Fetcher([]), f"{http_base}/busy", tmp_path / "ws")
+    failure = failure_of(Fetcher([], http=QUICK), f"{http_base}/busy", tmp_path / "ws")
     assert "HTTP 503" in failure.message
     assert failure.retryable
 
@@ -184,7 +188,7 @@ def test_http_refused_retryable(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    failure = failure_of(Fetcher([]), f"http://127.0.0.1:{port}/t.aep", tmp_path / "ws")
+    failure = failure_of(Fetcher([], http=QUICK), f"http://127.0.0.1:{port}/t.aep", tmp_path / "ws")
     assert "network error" in failure.message
     assert failure.retryable
 
@@ -193,21 +197,21 @@ def test_sha256_checked(tmp_path: Path) -> None:
     source = tmp_path / "t.aep"
     source.write_bytes(PAYLOAD)
     good = hashlib.sha256(PAYLOAD).hexdigest()
-    assert fetch(Fetcher([]), source.as_uri(), tmp_path / "a", sha256=good).size == len(PAYLOAD)
-    failure = failure_of(Fetcher([]), source.as_uri(), tmp_path / "b", sha256="0" * 64)
+    assert fetch(Fetcher([tmp_path]), source.as_uri(), tmp_path / "a", sha256=good).size == len(
+        PAYLOAD
+    )
+    failure = failure_of(Fetcher([tmp_path]), source.as_uri(), tmp_path / "b", sha256="0" * 64)
     assert "sha256" in failure.message
     assert good in failure.message
 
 
-def test_cache_serves_known_sha256(tmp_path: Path) -> None:
-    source = tmp_path / "t.aep"
-    source.write_bytes(PAYLOAD)
+def test_cache_serves_known_sha256(tmp_path: Path, http_base: str) -> None:
     sha256 = hashlib.sha256(PAYLOAD).hexdigest()
     fetcher = Fetcher([], cache=FileCache(tmp_path / "cache"))
-    first = fetch(fetcher, source.as_uri(), tmp_path / "a", sha256=sha256)
+    first = fetch(fetcher, f"{http_base}/files/t.aep", tmp_path / "a", sha256=sha256)
     assert not first.from_cache
-    source.unlink()
-    second = fetch(fetcher, source.as_uri(), tmp_path / "b", sha256=sha256)
+    # The cache answers by sha256 before any request: this URL would 404.
+    second = fetch(fetcher, f"{http_base}/gone/t.aep", tmp_path / "b", sha256=sha256)
     assert second.from_cache
     assert second.path.read_bytes() == PAYLOAD
 

@@ -68,11 +68,17 @@ def of_type(effects: Sequence[Effect], kind: type[E]) -> list[E]:
 class Harness:
     """A scheduler with a fake clock, readable lease ids and helpers for common events."""
 
-    def __init__(self, max_attempts: int = 3) -> None:
+    def __init__(
+        self, max_attempts: int = 3, retry_delay: float = 0.0, quarantine_after: int = 0
+    ) -> None:
         self.now = 1000.0
         counter = itertools.count(1)
         config = SchedulerConfig(
-            heartbeat_interval=5.0, lease_grace=LEASE_GRACE, max_attempts=max_attempts
+            heartbeat_interval=5.0,
+            lease_grace=LEASE_GRACE,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            quarantine_after=quarantine_after,
         )
         self.scheduler = Scheduler(config, new_lease_id=lambda: f"lease-{next(counter)}")
         self._job_ids = itertools.count(1)

@@ -30,7 +30,11 @@ def test_unit_verifies(unit: Path, tmp_path: Path) -> None:
     assert unit.name not in result.stderr, result.stderr
 
 
-def test_agent_unit_stops_whole_tree() -> None:
+def test_agent_unit_drains_then_stops_whole_tree() -> None:
+    from agent.main import DEFAULT_DRAIN_GRACE
+
     text = (TOP / "systemd" / "aefarm-agent.service").read_text()
-    assert "KillMode=control-group" in text
+    # SIGTERM reaches the agent alone, which drains; the final SIGKILL reaches every process.
+    assert "KillMode=mixed" in text
+    assert f"TimeoutStopSec={DEFAULT_DRAIN_GRACE + 30:.0f}" in text
     assert "Restart=on-failure" in text
