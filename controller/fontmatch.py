@@ -44,7 +44,9 @@ def brought_fonts(spec: models.JobSpec) -> set[str]:
 
 def required_fonts(spec: models.JobSpec) -> list[str]:
     """Return the template's fonts the job does not bring itself; none with allow_missing_fonts."""
-    if spec.template is None or spec.settings.allow_missing_fonts:
+    # The scheduler calls this once per idle agent for each job it dispatches, and most
+    # templates list no fonts: skip collecting the job's own fonts then.
+    if spec.template is None or not spec.template.fonts or spec.settings.allow_missing_fonts:
         return []
     brought = brought_fonts(spec)
     return [font for font in spec.template.fonts if not _keys_of(font) & brought]

@@ -73,6 +73,8 @@ def job_message(job: JobRecord, history: list[Transition]) -> jobs_pb2.Job:
         tags=job.spec.tags,
         frames_done=job.frames_done,
         frames_total=job.frames_total,
+        bytes_fetched=job.bytes_fetched,
+        bytes_from_cache=job.bytes_from_cache,
     )
     if job.error is not None:
         message.error.CopyFrom(error_message(job.error))

@@ -280,6 +280,8 @@ class Scheduler:
             output_error = _output_error(event, lease.attempt)
             if output_error is None:
                 self._note_agent_outcome(lease.agent_id, job, None)
+                job.bytes_fetched = event.bytes_fetched
+                job.bytes_from_cache = event.bytes_from_cache
                 self._finish(job, list(event.outputs), f"attempt {lease.attempt} finished", now)
                 return
             error = output_error

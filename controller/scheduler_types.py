@@ -116,6 +116,9 @@ class JobRecord:
     progress: float = 0.0
     frames_done: int = 0
     frames_total: int = 0
+    # Input bytes of the finished attempt: fetched over the network, and taken from the cache.
+    bytes_fetched: int = 0
+    bytes_from_cache: int = 0
     error: JobErrorInfo | None = None
     outputs: list[OutputInfo] = field(default_factory=list)
     # Set when the parent is promoted: one entry per child, in input_index order.
@@ -261,6 +264,8 @@ class ResultReceived:
     error: JobErrorInfo | None = None
     # artifact:// output URLs whose file the artifact store does not have.
     missing_outputs: tuple[str, ...] = ()
+    bytes_fetched: int = 0
+    bytes_from_cache: int = 0
 
 
 @dataclass(frozen=True)

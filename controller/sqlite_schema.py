@@ -27,7 +27,7 @@ from controller.store import InvalidPageToken
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE jobs (
@@ -183,6 +183,11 @@ CREATE TABLE templates (
 );
 CREATE INDEX templates_sha256 ON templates(sha256);
 """,
+    # Input bytes of a job's finished attempt, from the agent's result.
+    4: """
+ALTER TABLE jobs ADD COLUMN bytes_fetched INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN bytes_from_cache INTEGER NOT NULL DEFAULT 0;
+""",
 }
 
 # The operator's drain and the quarantine of each agent, kept across controller restarts.
@@ -196,7 +201,8 @@ CREATE TABLE IF NOT EXISTS agent_controls (
 
 # Columns that change after a job is created; the others are written once by insert_job.
 MUTABLE_JOB_COLUMNS = (
-    "state", "stage", "attempts", "progress", "frames_done", "frames_total", "error_json",
+    "state", "stage", "attempts", "progress", "frames_done", "frames_total", "bytes_fetched",
+    "bytes_from_cache", "error_json",
     "outputs_json", "inputs_json", "lease_id", "agent_id", "cancel_reason", "updated_at",
 )  # fmt: skip
 UNFINISHED_STATES = tuple(state.value for state in JobState if state not in FINAL_STATES)
@@ -223,6 +229,8 @@ def job_row(job: JobRecord) -> dict[str, Any]:
         "progress": job.progress,
         "frames_done": job.frames_done,
         "frames_total": job.frames_total,
+        "bytes_fetched": job.bytes_fetched,
+        "bytes_from_cache": job.bytes_from_cache,
         "error_json": json.dumps(asdict(job.error)) if job.error else None,
         "outputs_json": json.dumps([asdict(output) for output in job.outputs]),
         "inputs_json": json.dumps([asdict(child) for child in job.inputs]),
@@ -259,6 +267,8 @@ def job_record(row: sqlite3.Row) -> JobRecord:
         progress=row["progress"],
         frames_done=row["frames_done"],
         frames_total=row["frames_total"],
+        bytes_fetched=row["bytes_fetched"],
+        bytes_from_cache=row["bytes_from_cache"],
         error=JobErrorInfo(**error) if error else None,
         outputs=[OutputInfo(**output) for output in json.loads(row["outputs_json"])],
         inputs=[ChildInput(**child) for child in json.loads(row["inputs_json"])],

@@ -27,7 +27,7 @@ from protos import common_pb2 as protos_dot_common__pb2
 from protos import agent_pb2 as protos_dot_agent__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11protos/jobs.proto\x12\taefarm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13protos/common.proto\x1a\x12protos/agent.proto\"1\n\rSubmitRequest\x12\x10\n\x08job_json\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"O\n\x0eSubmitResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.aefarm.v1.Job\x12 \n\x08\x63hildren\x18\x02 \x03(\x0b\x32\x0e.aefarm.v1.Job\"1\n\x11ValidationProblem\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x10ValidateResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x08problems\x18\x02 \x03(\x0b\x32\x1c.aefarm.v1.ValidationProblem\x12\x11\n\tspec_json\x18\x03 \x01(\t\"\x81\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.aefarm.v1.JobState\x12\x1f\n\x05stage\x18\x03 \x01(\x0e\x32\x10.aefarm.v1.Stage\x12\x10\n\x08progress\x18\x04 \x01(\x01\x12\x11\n\tparent_id\x18\x05 \x01(\t\x12\x11\n\tchild_ids\x18\x06 \x03(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\"\n\x07outputs\x18\x08 \x03(\x0b\x32\x11.aefarm.v1.Output\x12\"\n\x05\x65rror\x18\t \x01(\x0b\x32\x13.aefarm.v1.JobError\x12&\n\x07history\x18\n \x03(\x0b\x32\x15.aefarm.v1.Transition\x12\x0c\n\x04kind\x18\x0b \x01(\t\x12\x12\n\nlayer_name\x18\x0c \x01(\t\x12\x10\n\x08priority\x18\r \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x0e \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0f \x01(\t\x12\x10\n\x08\x61gent_id\x18\x10 \x01(\t\x12.\n\ncreated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tspec_json\x18\x13 \x01(\t\x12\x0b\n\x03uid\x18\x14 \x01(\t\x12\x0c\n\x04tags\x18\x15 \x03(\t\x12\x13\n\x0b\x66rames_done\x18\x16 \x01(\x05\x12\x14\n\x0c\x66rames_total\x18\x17 \x01(\x05\x12\x16\n\x0ewaiting_reason\x18\x18 \x01(\t\x12\x33\n\x10webhook_attempts\x18\x1e \x03(\x0b\x32\x19.aefarm.v1.WebhookAttempt\"\x94\x01\n\x0eWebhookAttempt\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x16\n\x0e\x64\x65livery_state\x18\x06 \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xd1\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.aefarm.v1.JobState\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x12\n\nroots_only\x18\x04 \x01(\x08\x12\x0c\n\x04tags\x18\n \x03(\t\x12)\n\x05since\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.aefarm.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"P\n\x08JobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x1b\n\x03job\x18\x02 \x01(\x0b\x32\x0e.aefarm.v1.Job\x12\x15\n\rtree_progress\x18\x03 \x01(\x01\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11GetJobLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"?\n\x0bJobLogChunk\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"\x13\n\x11ListAgentsRequest\"\xc5\x02\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\"\n\x07\x65ngines\x18\x04 \x03(\x0b\x32\x11.aefarm.v1.Engine\x12\r\n\x05slots\x18\x05 \x01(\x05\x12\r\n\x05pools\x18\x06 \x03(\t\x12\r\n\x05state\x18\x07 \x01(\t\x12(\n\x07running\x18\x08 \x03(\x0b\x32\x17.aefarm.v1.RunningLease\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onnected_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12\x19\n\x11quarantine_reason\x18\x0c \x01(\t\"%\n\x11\x44rainAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"&\n\x12ResumeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\":\n\x12ListAgentsResponse\x12$\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x14.aefarm.v1.AgentInfo\"2\n\x12SetPriorityRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x32\x84\x04\n\nJobService\x12=\n\x06Submit\x12\x18.aefarm.v1.SubmitRequest\x1a\x19.aefarm.v1.SubmitResponse\x12\x41\n\x08Validate\x12\x18.aefarm.v1.SubmitRequest\x1a\x1b.aefarm.v1.ValidateResponse\x12\x32\n\x06GetJob\x12\x18.aefarm.v1.GetJobRequest\x1a\x0e.aefarm.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.aefarm.v1.ListJobsRequest\x1a\x1b.aefarm.v1.ListJobsResponse\x12=\n\x08WatchJob\x12\x1a.aefarm.v1.WatchJobRequest\x1a\x13.aefarm.v1.JobEvent0\x01\x12\x38\n\tCancelJob\x12\x1b.aefarm.v1.CancelJobRequest\x1a\x0e.aefarm.v1.Job\x12\x44\n\nGetJobLogs\x12\x1c.aefarm.v1.GetJobLogsRequest\x1a\x16.aefarm.v1.JobLogChunk0\x01\x12<\n\x0bSetPriority\x12\x1d.aefarm.v1.SetPriorityRequest\x1a\x0e.aefarm.v1.Job2\xde\x01\n\x0b\x46\x61rmService\x12I\n\nListAgents\x12\x1c.aefarm.v1.ListAgentsRequest\x1a\x1d.aefarm.v1.ListAgentsResponse\x12@\n\nDrainAgent\x12\x1c.aefarm.v1.DrainAgentRequest\x1a\x14.aefarm.v1.AgentInfo\x12\x42\n\x0bResumeAgent\x12\x1d.aefarm.v1.ResumeAgentRequest\x1a\x14.aefarm.v1.AgentInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x11protos/jobs.proto\x12\taefarm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x13protos/common.proto\x1a\x12protos/agent.proto\"1\n\rSubmitRequest\x12\x10\n\x08job_json\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\"O\n\x0eSubmitResponse\x12\x1b\n\x03job\x18\x01 \x01(\x0b\x32\x0e.aefarm.v1.Job\x12 \n\x08\x63hildren\x18\x02 \x03(\x0b\x32\x0e.aefarm.v1.Job\"1\n\x11ValidationProblem\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"d\n\x10ValidateResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12.\n\x08problems\x18\x02 \x03(\x0b\x32\x1c.aefarm.v1.ValidationProblem\x12\x11\n\tspec_json\x18\x03 \x01(\t\"\xb2\x05\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x05state\x18\x02 \x01(\x0e\x32\x13.aefarm.v1.JobState\x12\x1f\n\x05stage\x18\x03 \x01(\x0e\x32\x10.aefarm.v1.Stage\x12\x10\n\x08progress\x18\x04 \x01(\x01\x12\x11\n\tparent_id\x18\x05 \x01(\t\x12\x11\n\tchild_ids\x18\x06 \x03(\t\x12\x10\n\x08\x61ttempts\x18\x07 \x01(\x05\x12\"\n\x07outputs\x18\x08 \x03(\x0b\x32\x11.aefarm.v1.Output\x12\"\n\x05\x65rror\x18\t \x01(\x0b\x32\x13.aefarm.v1.JobError\x12&\n\x07history\x18\n \x03(\x0b\x32\x15.aefarm.v1.Transition\x12\x0c\n\x04kind\x18\x0b \x01(\t\x12\x12\n\nlayer_name\x18\x0c \x01(\t\x12\x10\n\x08priority\x18\r \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x0e \x01(\t\x12\x0e\n\x06\x65ngine\x18\x0f \x01(\t\x12\x10\n\x08\x61gent_id\x18\x10 \x01(\t\x12.\n\ncreated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tspec_json\x18\x13 \x01(\t\x12\x0b\n\x03uid\x18\x14 \x01(\t\x12\x0c\n\x04tags\x18\x15 \x03(\t\x12\x13\n\x0b\x66rames_done\x18\x16 \x01(\x05\x12\x14\n\x0c\x66rames_total\x18\x17 \x01(\x05\x12\x16\n\x0ewaiting_reason\x18\x18 \x01(\t\x12\x33\n\x10webhook_attempts\x18\x1e \x03(\x0b\x32\x19.aefarm.v1.WebhookAttempt\x12\x15\n\rbytes_fetched\x18( \x01(\x03\x12\x18\n\x10\x62ytes_from_cache\x18) \x01(\x03\"\x94\x01\n\x0eWebhookAttempt\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bstatus_code\x18\x04 \x01(\x05\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x16\n\x0e\x64\x65livery_state\x18\x06 \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xd1\x01\n\x0fListJobsRequest\x12#\n\x06states\x18\x01 \x03(\x0e\x32\x13.aefarm.v1.JobState\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x12\n\nroots_only\x18\x04 \x01(\x08\x12\x0c\n\x04tags\x18\n \x03(\t\x12)\n\x05since\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x10ListJobsResponse\x12\x1c\n\x04jobs\x18\x01 \x03(\x0b\x32\x0e.aefarm.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x03\"P\n\x08JobEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x1b\n\x03job\x18\x02 \x01(\x0b\x32\x0e.aefarm.v1.Job\x12\x15\n\rtree_progress\x18\x03 \x01(\x01\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\x11GetJobLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\"?\n\x0bJobLogChunk\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x11\n\ttruncated\x18\x03 \x01(\x08\"\x13\n\x11ListAgentsRequest\"\xc5\x02\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04host\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\"\n\x07\x65ngines\x18\x04 \x03(\x0b\x32\x11.aefarm.v1.Engine\x12\r\n\x05slots\x18\x05 \x01(\x05\x12\r\n\x05pools\x18\x06 \x03(\t\x12\r\n\x05state\x18\x07 \x01(\t\x12(\n\x07running\x18\x08 \x03(\x0b\x32\x17.aefarm.v1.RunningLease\x12-\n\tlast_seen\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0c\x63onnected_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x64raining\x18\x0b \x01(\x08\x12\x19\n\x11quarantine_reason\x18\x0c \x01(\t\"%\n\x11\x44rainAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"&\n\x12ResumeAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\":\n\x12ListAgentsResponse\x12$\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x14.aefarm.v1.AgentInfo\"2\n\x12SetPriorityRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x32\x84\x04\n\nJobService\x12=\n\x06Submit\x12\x18.aefarm.v1.SubmitRequest\x1a\x19.aefarm.v1.SubmitResponse\x12\x41\n\x08Validate\x12\x18.aefarm.v1.SubmitRequest\x1a\x1b.aefarm.v1.ValidateResponse\x12\x32\n\x06GetJob\x12\x18.aefarm.v1.GetJobRequest\x1a\x0e.aefarm.v1.Job\x12\x43\n\x08ListJobs\x12\x1a.aefarm.v1.ListJobsRequest\x1a\x1b.aefarm.v1.ListJobsResponse\x12=\n\x08WatchJob\x12\x1a.aefarm.v1.WatchJobRequest\x1a\x13.aefarm.v1.JobEvent0\x01\x12\x38\n\tCancelJob\x12\x1b.aefarm.v1.CancelJobRequest\x1a\x0e.aefarm.v1.Job\x12\x44\n\nGetJobLogs\x12\x1c.aefarm.v1.GetJobLogsRequest\x1a\x16.aefarm.v1.JobLogChunk0\x01\x12<\n\x0bSetPriority\x12\x1d.aefarm.v1.SetPriorityRequest\x1a\x0e.aefarm.v1.Job2\xde\x01\n\x0b\x46\x61rmService\x12I\n\nListAgents\x12\x1c.aefarm.v1.ListAgentsRequest\x1a\x1d.aefarm.v1.ListAgentsResponse\x12@\n\nDrainAgent\x12\x1c.aefarm.v1.DrainAgentRequest\x1a\x14.aefarm.v1.AgentInfo\x12\x42\n\x0bResumeAgent\x12\x1d.aefarm.v1.ResumeAgentRequest\x1a\x14.aefarm.v1.AgentInfob\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,39 +43,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VALIDATERESPONSE']._serialized_start=289
   _globals['_VALIDATERESPONSE']._serialized_end=389
   _globals['_JOB']._serialized_start=392
-  _globals['_JOB']._serialized_end=1033
-  _globals['_WEBHOOKATTEMPT']._serialized_start=1036
-  _globals['_WEBHOOKATTEMPT']._serialized_end=1184
-  _globals['_GETJOBREQUEST']._serialized_start=1186
-  _globals['_GETJOBREQUEST']._serialized_end=1213
-  _globals['_LISTJOBSREQUEST']._serialized_start=1216
-  _globals['_LISTJOBSREQUEST']._serialized_end=1425
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1427
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1500
-  _globals['_WATCHJOBREQUEST']._serialized_start=1502
-  _globals['_WATCHJOBREQUEST']._serialized_end=1555
-  _globals['_JOBEVENT']._serialized_start=1557
-  _globals['_JOBEVENT']._serialized_end=1637
-  _globals['_CANCELJOBREQUEST']._serialized_start=1639
-  _globals['_CANCELJOBREQUEST']._serialized_end=1685
-  _globals['_GETJOBLOGSREQUEST']._serialized_start=1687
-  _globals['_GETJOBLOGSREQUEST']._serialized_end=1735
-  _globals['_JOBLOGCHUNK']._serialized_start=1737
-  _globals['_JOBLOGCHUNK']._serialized_end=1800
-  _globals['_LISTAGENTSREQUEST']._serialized_start=1802
-  _globals['_LISTAGENTSREQUEST']._serialized_end=1821
-  _globals['_AGENTINFO']._serialized_start=1824
-  _globals['_AGENTINFO']._serialized_end=2149
-  _globals['_DRAINAGENTREQUEST']._serialized_start=2151
-  _globals['_DRAINAGENTREQUEST']._serialized_end=2188
-  _globals['_RESUMEAGENTREQUEST']._serialized_start=2190
-  _globals['_RESUMEAGENTREQUEST']._serialized_end=2228
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=2230
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=2288
-  _globals['_SETPRIORITYREQUEST']._serialized_start=2290
-  _globals['_SETPRIORITYREQUEST']._serialized_end=2340
-  _globals['_JOBSERVICE']._serialized_start=2343
-  _globals['_JOBSERVICE']._serialized_end=2859
-  _globals['_FARMSERVICE']._serialized_start=2862
-  _globals['_FARMSERVICE']._serialized_end=3084
+  _globals['_JOB']._serialized_end=1082
+  _globals['_WEBHOOKATTEMPT']._serialized_start=1085
+  _globals['_WEBHOOKATTEMPT']._serialized_end=1233
+  _globals['_GETJOBREQUEST']._serialized_start=1235
+  _globals['_GETJOBREQUEST']._serialized_end=1262
+  _globals['_LISTJOBSREQUEST']._serialized_start=1265
+  _globals['_LISTJOBSREQUEST']._serialized_end=1474
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1476
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1549
+  _globals['_WATCHJOBREQUEST']._serialized_start=1551
+  _globals['_WATCHJOBREQUEST']._serialized_end=1604
+  _globals['_JOBEVENT']._serialized_start=1606
+  _globals['_JOBEVENT']._serialized_end=1686
+  _globals['_CANCELJOBREQUEST']._serialized_start=1688
+  _globals['_CANCELJOBREQUEST']._serialized_end=1734
+  _globals['_GETJOBLOGSREQUEST']._serialized_start=1736
+  _globals['_GETJOBLOGSREQUEST']._serialized_end=1784
+  _globals['_JOBLOGCHUNK']._serialized_start=1786
+  _globals['_JOBLOGCHUNK']._serialized_end=1849
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1851
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1870
+  _globals['_AGENTINFO']._serialized_start=1873
+  _globals['_AGENTINFO']._serialized_end=2198
+  _globals['_DRAINAGENTREQUEST']._serialized_start=2200
+  _globals['_DRAINAGENTREQUEST']._serialized_end=2237
+  _globals['_RESUMEAGENTREQUEST']._serialized_start=2239
+  _globals['_RESUMEAGENTREQUEST']._serialized_end=2277
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=2279
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2337
+  _globals['_SETPRIORITYREQUEST']._serialized_start=2339
+  _globals['_SETPRIORITYREQUEST']._serialized_end=2389
+  _globals['_JOBSERVICE']._serialized_start=2392
+  _globals['_JOBSERVICE']._serialized_end=2908
+  _globals['_FARMSERVICE']._serialized_start=2911
+  _globals['_FARMSERVICE']._serialized_end=3133
 # @@protoc_insertion_point(module_scope)

@@ -150,6 +150,8 @@ class Job(_message.Message):
     FRAMES_TOTAL_FIELD_NUMBER: _builtins.int
     WAITING_REASON_FIELD_NUMBER: _builtins.int
     WEBHOOK_ATTEMPTS_FIELD_NUMBER: _builtins.int
+    BYTES_FETCHED_FIELD_NUMBER: _builtins.int
+    BYTES_FROM_CACHE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     state: _common_pb2.JobState.ValueType
     stage: _common_pb2.Stage.ValueType
@@ -177,6 +179,9 @@ class Job(_message.Message):
     """Why a queued job is not dispatched, for example fonts no connected agent has; empty
     otherwise.
     """
+    bytes_fetched: _builtins.int
+    """Bytes the agent of the finished attempt fetched over the network and took from its cache."""
+    bytes_from_cache: _builtins.int
     @_builtins.property
     def child_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -223,10 +228,12 @@ class Job(_message.Message):
         frames_total: _builtins.int = ...,
         waiting_reason: _builtins.str = ...,
         webhook_attempts: _abc.Iterable[Global___WebhookAttempt] | None = ...,
+        bytes_fetched: _builtins.int = ...,
+        bytes_from_cache: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "error", b"error", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempts", b"attempts", "child_ids", b"child_ids", "composition", b"composition", "created_at", b"created_at", "engine", b"engine", "error", b"error", "frames_done", b"frames_done", "frames_total", b"frames_total", "history", b"history", "id", b"id", "kind", b"kind", "layer_name", b"layer_name", "outputs", b"outputs", "parent_id", b"parent_id", "priority", b"priority", "progress", b"progress", "spec_json", b"spec_json", "stage", b"stage", "state", b"state", "tags", b"tags", "uid", b"uid", "updated_at", b"updated_at", "waiting_reason", b"waiting_reason", "webhook_attempts", b"webhook_attempts"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agent_id", b"agent_id", "attempts", b"attempts", "bytes_fetched", b"bytes_fetched", "bytes_from_cache", b"bytes_from_cache", "child_ids", b"child_ids", "composition", b"composition", "created_at", b"created_at", "engine", b"engine", "error", b"error", "frames_done", b"frames_done", "frames_total", b"frames_total", "history", b"history", "id", b"id", "kind", b"kind", "layer_name", b"layer_name", "outputs", b"outputs", "parent_id", b"parent_id", "priority", b"priority", "progress", b"progress", "spec_json", b"spec_json", "stage", b"stage", "state", b"state", "tags", b"tags", "uid", b"uid", "updated_at", b"updated_at", "waiting_reason", b"waiting_reason", "webhook_attempts", b"webhook_attempts"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -130,6 +130,7 @@ def job_to_dict(job: jobs_pb2.Job) -> dict[str, Any]:
         "updated_at": timestamp_to_iso(job.updated_at),
         "frames_done": job.frames_done,
         "frames_total": job.frames_total or None,
+        "stats": {"bytes_fetched": job.bytes_fetched, "bytes_from_cache": job.bytes_from_cache},
         "uid": optional_text(job.uid),
         "tags": list(job.tags),
         "waiting_reason": optional_text(job.waiting_reason),

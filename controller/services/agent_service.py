@@ -150,6 +150,8 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
             outputs=tuple(output_info(output) for output in result.outputs),
             error=error_info(result.error) if result.HasField("error") else None,
             missing_outputs=missing,
+            bytes_fetched=result.bytes_fetched,
+            bytes_from_cache=result.bytes_from_cache,
         )
         self.coordinator.handle(event)
 

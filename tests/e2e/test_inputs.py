@@ -83,3 +83,21 @@ def test_local_file_outside_the_roots_is_refused(templates: Path, tmp_path: Path
     assert final.error.code == "fetch_failed"
     assert "/etc/hostname" in final.error.message
     assert "file roots" in final.error.message
+
+
+def test_job_stats_count_cached_bytes(templates: Path, server: AssetServer, tmp_path: Path) -> None:
+    logo = (templates / "logo.png").read_bytes()
+    server.routes["/media/logo.png"] = Route(logo, etag='"logo-1"')
+    url = server.url("/media/logo.png")
+    with running_farm(tmp_path / "farm", agents=1) as farm:
+        first = farm.wait_final(farm.submit(logo_job(templates, url)).job.id, timeout=120)
+        second = farm.wait_final(farm.submit(logo_job(templates, url)).job.id, timeout=120)
+
+    assert first.state == common_pb2.JOB_STATE_FINISHED, first.error
+    assert second.state == common_pb2.JOB_STATE_FINISHED, second.error
+    # The first job downloads the logo; the second revalidates it and takes it from the cache.
+    # Both copy the template from its file:// source, which counts as fetched.
+    assert first.bytes_fetched >= len(logo)
+    assert first.bytes_from_cache == 0
+    assert second.bytes_from_cache == len(logo)
+    assert second.bytes_fetched == first.bytes_fetched - len(logo)
