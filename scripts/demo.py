@@ -36,6 +36,8 @@ def main() -> int:
     farm = subprocess.Popen(
         [str(BIN / "aefarm"), "up", "--agents", "2", "--simulate", "--port", "0"]
         + ["--data-dir", str(args.data_dir)],
+        # The agents may read local files only under the folder `aefarm up` runs in.
+        cwd=TOP,
         stdout=subprocess.DEVNULL,
         stderr=open(args.data_dir / "farm.log", "wb"),  # noqa: SIM115
     )
