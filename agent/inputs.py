@@ -109,7 +109,9 @@ async def fetch_task_inputs(
                 footage.src, workspace / "footage", name=name, sha256=footage.sha256
             )
             inputs.count(fetched)
-            target = LayerTarget(footage.layer_name, footage.layer_index, footage.composition)
+            target = LayerTarget(
+                footage.layer_name, footage.layer_index, footage.composition, footage.every_match
+            )
             inputs.footage.append(
                 FootagePatch(target, fetched.path, footage.sequence, footage.remove_old)
             )

@@ -40,6 +40,8 @@ class LayerTarget:
     layer_name: str = ""
     layer_index: int = 0
     composition: str = ""
+    # Patch every layer named layer_name in a composition; otherwise a repeated name fails.
+    every_match: bool = False
 
     def describe(self) -> str:
         layer = repr(self.layer_name) if self.layer_name else f"#{self.layer_index}"
@@ -74,7 +76,7 @@ class PatchReport:
 
 
 def data_patch_from_proto(asset: common_pb2.DataAsset) -> DataPatch:
-    target = LayerTarget(asset.layer_name, asset.layer_index, asset.composition)
+    target = LayerTarget(asset.layer_name, asset.layer_index, asset.composition, asset.every_match)
     has_value = bool(asset.value_json)
     value: Any = None
     if has_value:
@@ -318,7 +320,16 @@ def find_layers(project: Any, target: LayerTarget) -> list[tuple[Any, Any]]:
     for comp in comps:
         layers = comp.layers
         if target.layer_name:
-            found += [(comp, layer) for layer in layers if layer.name == target.layer_name]
+            named = [(comp, layer) for layer in layers if layer.name == target.layer_name]
+            if len(named) > 1 and not target.every_match:
+                indexes = ", ".join(str(layers.index(layer) + 1) for _, layer in named)
+                raise LeaseFailure(
+                    "layer_ambiguous",
+                    f"composition {comp.name!r} has {len(named)} layers named "
+                    f"{target.layer_name!r}, at the indexes {indexes}; give layerIndex to pick "
+                    'one, or "everyMatch": true to patch them all',
+                )
+            found += named
         elif 1 <= target.layer_index <= len(layers):
             found.append((comp, layers[target.layer_index - 1]))
     if found:

@@ -74,6 +74,7 @@ def _asset(asset: models.Asset) -> common_pb2.Asset:
                 name=asset.name or "",
                 sha256=asset.sha256 or "",
                 remove_old=asset.remove_old,
+                every_match=asset.every_match,
             )
             return common_pb2.Asset(footage=footage)
         case models.DataAsset():
@@ -85,6 +86,7 @@ def _asset(asset: models.Asset) -> common_pb2.Asset:
                 # An expression-only data asset leaves value_json empty.
                 value_json="" if asset.value is None else json.dumps(asset.value),
                 expression=asset.expression or "",
+                every_match=asset.every_match,
             )
             return common_pb2.Asset(data=data)
         case models.StaticAsset():

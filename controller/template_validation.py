@@ -179,14 +179,14 @@ def _target_problems(
         return [Problem(f"{path}.layerName", f"layer {name!r} not found in {where}; {text}")]
     problems = []
     for comp, layers in matches:
-        if len(layers) > 1:
+        if len(layers) > 1 and not target.every_match:
             listed = ", ".join(str(layer.index) for layer in layers)
             problems.append(
                 Problem(
                     f"{path}.layerName",
                     f"composition {comp.name!r} has {len(layers)} layers named {name!r}, at the "
-                    f"indexes {listed}; give layerIndex instead of layerName to pick one, or one "
-                    "asset per index to patch each",
+                    f"indexes {listed}; give layerIndex instead of layerName to pick one, or "
+                    '"everyMatch": true to patch them all',
                 )
             )
         problems += _kind_problems(comp, layers, path, kind)

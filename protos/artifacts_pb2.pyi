@@ -3,8 +3,10 @@
 isort:skip_file
 Content-addressed files: render outputs and the inputs agents fetch from the controller."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -165,3 +167,100 @@ class StatRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StatRequest: _TypeAlias = StatRequest  # noqa: Y015
+
+@_typing.final
+class PruneRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OLDER_THAN_DAYS_FIELD_NUMBER: _builtins.int
+    MAX_SIZE_GB_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    older_than_days: _builtins.float
+    """Remove files stored longer ago than this many days; unset keeps every age."""
+    max_size_gb: _builtins.float
+    """Remove the oldest files until the rest take at most this many GiB; unset keeps every size."""
+    dry_run: _builtins.bool
+    """List what would be removed and remove nothing."""
+    def __init__(
+        self,
+        *,
+        older_than_days: _builtins.float | None = ...,
+        max_size_gb: _builtins.float | None = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_size_gb", b"_max_size_gb", "_older_than_days", b"_older_than_days", "max_size_gb", b"max_size_gb", "older_than_days", b"older_than_days"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_size_gb", b"_max_size_gb", "_older_than_days", b"_older_than_days", "dry_run", b"dry_run", "max_size_gb", b"max_size_gb", "older_than_days", b"older_than_days"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_size_gb: _TypeAlias = _typing.Literal["max_size_gb"]  # noqa: Y015
+    _WhichOneofArgType__max_size_gb: _TypeAlias = _typing.Literal["_max_size_gb", b"_max_size_gb"]  # noqa: Y015
+    _WhichOneofReturnType__older_than_days: _TypeAlias = _typing.Literal["older_than_days"]  # noqa: Y015
+    _WhichOneofArgType__older_than_days: _TypeAlias = _typing.Literal["_older_than_days", b"_older_than_days"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_size_gb) -> _WhichOneofReturnType__max_size_gb | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__older_than_days) -> _WhichOneofReturnType__older_than_days | None: ...
+
+Global___PruneRequest: _TypeAlias = PruneRequest  # noqa: Y015
+
+@_typing.final
+class PrunedArtifact(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHA256_FIELD_NUMBER: _builtins.int
+    NAMES_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    sha256: _builtins.str
+    names: _builtins.str
+    """Every name the file was stored under, comma separated."""
+    size: _builtins.int
+    job_id: _builtins.str
+    created_at: _builtins.float
+    """Seconds since the epoch when it was first stored."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        sha256: _builtins.str = ...,
+        names: _builtins.str = ...,
+        size: _builtins.int = ...,
+        job_id: _builtins.str = ...,
+        created_at: _builtins.float = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "job_id", b"job_id", "names", b"names", "reason", b"reason", "sha256", b"sha256", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PrunedArtifact: _TypeAlias = PrunedArtifact  # noqa: Y015
+
+@_typing.final
+class PruneResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    BYTES_FREED_FIELD_NUMBER: _builtins.int
+    DRY_RUN_FIELD_NUMBER: _builtins.int
+    bytes_freed: _builtins.int
+    dry_run: _builtins.bool
+    @_builtins.property
+    def removed(self) -> _containers.RepeatedCompositeFieldContainer[Global___PrunedArtifact]: ...
+    def __init__(
+        self,
+        *,
+        removed: _abc.Iterable[Global___PrunedArtifact] | None = ...,
+        bytes_freed: _builtins.int = ...,
+        dry_run: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_freed", b"bytes_freed", "dry_run", b"dry_run", "removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PruneResponse: _TypeAlias = PruneResponse  # noqa: Y015

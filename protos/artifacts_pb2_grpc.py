@@ -49,6 +49,11 @@ class ArtifactServiceStub:
                 request_serializer=protos_dot_artifacts__pb2.StatRequest.SerializeToString,
                 response_deserializer=protos_dot_artifacts__pb2.ArtifactRef.FromString,
                 _registered_method=True)
+        self.Prune = channel.unary_unary(
+                '/aefarm.v1.ArtifactService/Prune',
+                request_serializer=protos_dot_artifacts__pb2.PruneRequest.SerializeToString,
+                response_deserializer=protos_dot_artifacts__pb2.PruneResponse.FromString,
+                _registered_method=True)
 
 
 class ArtifactServiceServicer:
@@ -75,6 +80,14 @@ class ArtifactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Prune(self, request, context):
+        """Removes stored files by age or by the store's total size, never one that a job of an
+        unfinished tree lists. An administrator's call (`aefarm artifacts prune`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ArtifactServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +105,11 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
                     servicer.Stat,
                     request_deserializer=protos_dot_artifacts__pb2.StatRequest.FromString,
                     response_serializer=protos_dot_artifacts__pb2.ArtifactRef.SerializeToString,
+            ),
+            'Prune': grpc.unary_unary_rpc_method_handler(
+                    servicer.Prune,
+                    request_deserializer=protos_dot_artifacts__pb2.PruneRequest.FromString,
+                    response_serializer=protos_dot_artifacts__pb2.PruneResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +193,33 @@ class ArtifactService:
             '/aefarm.v1.ArtifactService/Stat',
             protos_dot_artifacts__pb2.StatRequest.SerializeToString,
             protos_dot_artifacts__pb2.ArtifactRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Prune(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/aefarm.v1.ArtifactService/Prune',
+            protos_dot_artifacts__pb2.PruneRequest.SerializeToString,
+            protos_dot_artifacts__pb2.PruneResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,10 @@ class ArtifactServiceStub:
     Download: _grpc.UnaryStreamMultiCallable[_artifacts_pb2.DownloadRequest, _artifacts_pb2.DownloadChunk]
     """Streams a stored file from offset."""
     Stat: _grpc.UnaryUnaryMultiCallable[_artifacts_pb2.StatRequest, _artifacts_pb2.ArtifactRef]
+    Prune: _grpc.UnaryUnaryMultiCallable[_artifacts_pb2.PruneRequest, _artifacts_pb2.PruneResponse]
+    """Removes stored files by age or by the store's total size, never one that a job of an
+    unfinished tree lists. An administrator's call (`aefarm artifacts prune`).
+    """
 
 @_typing.type_check_only
 class ArtifactServiceAsyncStub(ArtifactServiceStub):
@@ -49,6 +53,10 @@ class ArtifactServiceAsyncStub(ArtifactServiceStub):
     Download: _aio.UnaryStreamMultiCallable[_artifacts_pb2.DownloadRequest, _artifacts_pb2.DownloadChunk]  # type: ignore[assignment]
     """Streams a stored file from offset."""
     Stat: _aio.UnaryUnaryMultiCallable[_artifacts_pb2.StatRequest, _artifacts_pb2.ArtifactRef]  # type: ignore[assignment]
+    Prune: _aio.UnaryUnaryMultiCallable[_artifacts_pb2.PruneRequest, _artifacts_pb2.PruneResponse]  # type: ignore[assignment]
+    """Removes stored files by age or by the store's total size, never one that a job of an
+    unfinished tree lists. An administrator's call (`aefarm artifacts prune`).
+    """
 
 class ArtifactServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -75,5 +83,15 @@ class ArtifactServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _artifacts_pb2.StatRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_artifacts_pb2.ArtifactRef, _abc.Awaitable[_artifacts_pb2.ArtifactRef]]: ...
+
+    @_abc_1.abstractmethod
+    def Prune(
+        self,
+        request: _artifacts_pb2.PruneRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_artifacts_pb2.PruneResponse, _abc.Awaitable[_artifacts_pb2.PruneResponse]]:
+        """Removes stored files by age or by the store's total size, never one that a job of an
+        unfinished tree lists. An administrator's call (`aefarm artifacts prune`).
+        """
 
 def add_ArtifactServiceServicer_to_server(servicer: ArtifactServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

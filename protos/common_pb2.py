@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/common.proto\x12\taefarm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x06Output\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"<\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xab\x01\n\nTransition\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.aefarm.v1.JobState\x12\x1f\n\x05stage\x18\x02 \x01(\x0e\x32\x10.aefarm.v1.Stage\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63\x61use\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\"\xab\x01\n\x0c\x46ootageAsset\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0b\n\x03src\x18\x02 \x01(\t\x12\x12\n\nlayer_name\x18\x03 \x01(\t\x12\x13\n\x0blayer_index\x18\x04 \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x05 \x01(\t\x12\x10\n\x08sequence\x18\x06 \x01(\x08\x12\x0c\n\x04name\x18\x07 \x01(\t\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x12\n\nremove_old\x18\t \x01(\x08\"\x83\x01\n\tDataAsset\x12\x12\n\nlayer_name\x18\x01 \x01(\t\x12\x13\n\x0blayer_index\x18\x02 \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x03(\t\x12\x12\n\nvalue_json\x18\x05 \x01(\t\x12\x12\n\nexpression\x18\x06 \x01(\t\"8\n\x0bStaticAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"D\n\x0bScriptAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0f\n\x07keyword\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\"&\n\tFontAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xe0\x01\n\x05\x41sset\x12*\n\x07\x66ootage\x18\x01 \x01(\x0b\x32\x17.aefarm.v1.FootageAssetH\x00\x12$\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x14.aefarm.v1.DataAssetH\x00\x12-\n\x0bstatic_file\x18\x03 \x01(\x0b\x32\x16.aefarm.v1.StaticAssetH\x00\x12(\n\x06script\x18\x04 \x01(\x0b\x32\x16.aefarm.v1.ScriptAssetH\x00\x12$\n\x04\x66ont\x18\x05 \x01(\x0b\x32\x14.aefarm.v1.FontAssetH\x00\x42\x06\n\x04kind\"\xbf\x05\n\x0eRenderSettings\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\x0f\n\x07quality\x18\x03 \x01(\t\x12\x0f\n\x07preview\x18\x04 \x01(\x08\x12\x13\n\x0boutput_type\x18\x05 \x01(\t\x12\x17\n\x0fhas_frame_range\x18\x06 \x01(\x08\x12\x13\n\x0b\x66rame_start\x18\x07 \x01(\x05\x12\x11\n\tframe_end\x18\x08 \x01(\x05\x12\x17\n\x0f\x66rame_increment\x18\t \x01(\x05\x12\x15\n\routput_module\x18\n \x01(\t\x12 \n\x18render_settings_template\x18\x0b \x01(\t\x12\x12\n\noutput_ext\x18\x0c \x01(\t\x12#\n\x1b\x63ontinue_on_missing_footage\x18\r \x01(\x08\x12\x1c\n\x14hang_timeout_seconds\x18\x0e \x01(\x05\x12\x1a\n\x12max_render_seconds\x18\x0f \x01(\x05\x12\x1b\n\x13\x61llow_missing_fonts\x18\x10 \x01(\x08\x12Y\n\x19render_settings_overrides\x18\x11 \x03(\x0b\x32\x36.aefarm.v1.RenderSettings.RenderSettingsOverridesEntry\x12Y\n\x19output_settings_overrides\x18\x12 \x03(\x0b\x32\x36.aefarm.v1.RenderSettings.OutputSettingsOverridesEntry\x1a>\n\x1cRenderSettingsOverridesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cOutputSettingsOverridesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x18\n\tJoinInput\x12\x0b\n\x03src\x18\x01 \x01(\t\"\x95\x02\n\nRenderTask\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x14\n\x0ctemplate_src\x18\x02 \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x63omposition\x18\x04 \x01(\t\x12 \n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x10.aefarm.v1.Asset\x12+\n\x08settings\x18\x06 \x01(\x0b\x32\x19.aefarm.v1.RenderSettings\x12)\n\x0bjoin_inputs\x18\x07 \x03(\x0b\x32\x14.aefarm.v1.JoinInput\x12\r\n\x05\x66onts\x18\x08 \x03(\t\x12\x13\n\x0bupload_json\x18\x1e \x01(\t\x12\x17\n\x0fpostrender_json\x18\x1f \x01(\t*\xc8\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x14\n\x10JOB_STATE_QUEUED\x10\x02\x12\x14\n\x10JOB_STATE_LEASED\x10\x03\x12\x17\n\x13JOB_STATE_RENDERING\x10\x04\x12\x16\n\x12JOB_STATE_FINISHED\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07*{\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTAGE_DOWNLOAD\x10\x01\x12\x11\n\rSTAGE_PREPARE\x10\x02\x12\x10\n\x0cSTAGE_RENDER\x10\x03\x12\x10\n\x0cSTAGE_ENCODE\x10\x04\x12\x10\n\x0cSTAGE_UPLOAD\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13protos/common.proto\x12\taefarm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"A\n\x06Output\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04name\x18\x04 \x01(\t\"<\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x11\n\tretryable\x18\x03 \x01(\x08\"\xab\x01\n\nTransition\x12\"\n\x05state\x18\x01 \x01(\x0e\x32\x13.aefarm.v1.JobState\x12\x1f\n\x05stage\x18\x02 \x01(\x0e\x32\x10.aefarm.v1.Stage\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63\x61use\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\x05\x12\x10\n\x08\x61gent_id\x18\x06 \x01(\t\"\xc0\x01\n\x0c\x46ootageAsset\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0b\n\x03src\x18\x02 \x01(\t\x12\x12\n\nlayer_name\x18\x03 \x01(\t\x12\x13\n\x0blayer_index\x18\x04 \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x05 \x01(\t\x12\x10\n\x08sequence\x18\x06 \x01(\x08\x12\x0c\n\x04name\x18\x07 \x01(\t\x12\x0e\n\x06sha256\x18\x08 \x01(\t\x12\x12\n\nremove_old\x18\t \x01(\x08\x12\x13\n\x0b\x65very_match\x18\x14 \x01(\x08\"\x98\x01\n\tDataAsset\x12\x12\n\nlayer_name\x18\x01 \x01(\t\x12\x13\n\x0blayer_index\x18\x02 \x01(\x05\x12\x13\n\x0b\x63omposition\x18\x03 \x01(\t\x12\x10\n\x08property\x18\x04 \x03(\t\x12\x12\n\nvalue_json\x18\x05 \x01(\t\x12\x12\n\nexpression\x18\x06 \x01(\t\x12\x13\n\x0b\x65very_match\x18\x14 \x01(\x08\"8\n\x0bStaticAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\"D\n\x0bScriptAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0f\n\x07keyword\x18\x02 \x01(\t\x12\x17\n\x0fparameters_json\x18\x03 \x01(\t\"&\n\tFontAsset\x12\x0b\n\x03src\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\"\xe0\x01\n\x05\x41sset\x12*\n\x07\x66ootage\x18\x01 \x01(\x0b\x32\x17.aefarm.v1.FootageAssetH\x00\x12$\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x14.aefarm.v1.DataAssetH\x00\x12-\n\x0bstatic_file\x18\x03 \x01(\x0b\x32\x16.aefarm.v1.StaticAssetH\x00\x12(\n\x06script\x18\x04 \x01(\x0b\x32\x16.aefarm.v1.ScriptAssetH\x00\x12$\n\x04\x66ont\x18\x05 \x01(\x0b\x32\x14.aefarm.v1.FontAssetH\x00\x42\x06\n\x04kind\"\xbf\x05\n\x0eRenderSettings\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\r\n\x05\x63odec\x18\x02 \x01(\t\x12\x0f\n\x07quality\x18\x03 \x01(\t\x12\x0f\n\x07preview\x18\x04 \x01(\x08\x12\x13\n\x0boutput_type\x18\x05 \x01(\t\x12\x17\n\x0fhas_frame_range\x18\x06 \x01(\x08\x12\x13\n\x0b\x66rame_start\x18\x07 \x01(\x05\x12\x11\n\tframe_end\x18\x08 \x01(\x05\x12\x17\n\x0f\x66rame_increment\x18\t \x01(\x05\x12\x15\n\routput_module\x18\n \x01(\t\x12 \n\x18render_settings_template\x18\x0b \x01(\t\x12\x12\n\noutput_ext\x18\x0c \x01(\t\x12#\n\x1b\x63ontinue_on_missing_footage\x18\r \x01(\x08\x12\x1c\n\x14hang_timeout_seconds\x18\x0e \x01(\x05\x12\x1a\n\x12max_render_seconds\x18\x0f \x01(\x05\x12\x1b\n\x13\x61llow_missing_fonts\x18\x10 \x01(\x08\x12Y\n\x19render_settings_overrides\x18\x11 \x03(\x0b\x32\x36.aefarm.v1.RenderSettings.RenderSettingsOverridesEntry\x12Y\n\x19output_settings_overrides\x18\x12 \x03(\x0b\x32\x36.aefarm.v1.RenderSettings.OutputSettingsOverridesEntry\x1a>\n\x1cRenderSettingsOverridesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a>\n\x1cOutputSettingsOverridesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x18\n\tJoinInput\x12\x0b\n\x03src\x18\x01 \x01(\t\"\x95\x02\n\nRenderTask\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x14\n\x0ctemplate_src\x18\x02 \x01(\t\x12\x17\n\x0ftemplate_sha256\x18\x03 \x01(\t\x12\x13\n\x0b\x63omposition\x18\x04 \x01(\t\x12 \n\x06\x61ssets\x18\x05 \x03(\x0b\x32\x10.aefarm.v1.Asset\x12+\n\x08settings\x18\x06 \x01(\x0b\x32\x19.aefarm.v1.RenderSettings\x12)\n\x0bjoin_inputs\x18\x07 \x03(\x0b\x32\x14.aefarm.v1.JoinInput\x12\r\n\x05\x66onts\x18\x08 \x03(\t\x12\x13\n\x0bupload_json\x18\x1e \x01(\t\x12\x17\n\x0fpostrender_json\x18\x1f \x01(\t*\xc8\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x14\n\x10JOB_STATE_QUEUED\x10\x02\x12\x14\n\x10JOB_STATE_LEASED\x10\x03\x12\x17\n\x13JOB_STATE_RENDERING\x10\x04\x12\x16\n\x12JOB_STATE_FINISHED\x10\x05\x12\x14\n\x10JOB_STATE_FAILED\x10\x06\x12\x17\n\x13JOB_STATE_CANCELLED\x10\x07*{\n\x05Stage\x12\x15\n\x11STAGE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSTAGE_DOWNLOAD\x10\x01\x12\x11\n\rSTAGE_PREPARE\x10\x02\x12\x10\n\x0cSTAGE_RENDER\x10\x03\x12\x10\n\x0cSTAGE_ENCODE\x10\x04\x12\x10\n\x0cSTAGE_UPLOAD\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,10 +36,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RENDERSETTINGS_RENDERSETTINGSOVERRIDESENTRY']._serialized_options = b'8\001'
   _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._loaded_options = None
   _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATE']._serialized_start=2086
-  _globals['_JOBSTATE']._serialized_end=2286
-  _globals['_STAGE']._serialized_start=2288
-  _globals['_STAGE']._serialized_end=2411
+  _globals['_JOBSTATE']._serialized_start=2128
+  _globals['_JOBSTATE']._serialized_end=2328
+  _globals['_STAGE']._serialized_start=2330
+  _globals['_STAGE']._serialized_end=2453
   _globals['_OUTPUT']._serialized_start=67
   _globals['_OUTPUT']._serialized_end=132
   _globals['_JOBERROR']._serialized_start=134
@@ -47,25 +47,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TRANSITION']._serialized_start=197
   _globals['_TRANSITION']._serialized_end=368
   _globals['_FOOTAGEASSET']._serialized_start=371
-  _globals['_FOOTAGEASSET']._serialized_end=542
-  _globals['_DATAASSET']._serialized_start=545
-  _globals['_DATAASSET']._serialized_end=676
-  _globals['_STATICASSET']._serialized_start=678
-  _globals['_STATICASSET']._serialized_end=734
-  _globals['_SCRIPTASSET']._serialized_start=736
-  _globals['_SCRIPTASSET']._serialized_end=804
-  _globals['_FONTASSET']._serialized_start=806
-  _globals['_FONTASSET']._serialized_end=844
-  _globals['_ASSET']._serialized_start=847
-  _globals['_ASSET']._serialized_end=1071
-  _globals['_RENDERSETTINGS']._serialized_start=1074
-  _globals['_RENDERSETTINGS']._serialized_end=1777
-  _globals['_RENDERSETTINGS_RENDERSETTINGSOVERRIDESENTRY']._serialized_start=1651
-  _globals['_RENDERSETTINGS_RENDERSETTINGSOVERRIDESENTRY']._serialized_end=1713
-  _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._serialized_start=1715
-  _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._serialized_end=1777
-  _globals['_JOININPUT']._serialized_start=1779
-  _globals['_JOININPUT']._serialized_end=1803
-  _globals['_RENDERTASK']._serialized_start=1806
-  _globals['_RENDERTASK']._serialized_end=2083
+  _globals['_FOOTAGEASSET']._serialized_end=563
+  _globals['_DATAASSET']._serialized_start=566
+  _globals['_DATAASSET']._serialized_end=718
+  _globals['_STATICASSET']._serialized_start=720
+  _globals['_STATICASSET']._serialized_end=776
+  _globals['_SCRIPTASSET']._serialized_start=778
+  _globals['_SCRIPTASSET']._serialized_end=846
+  _globals['_FONTASSET']._serialized_start=848
+  _globals['_FONTASSET']._serialized_end=886
+  _globals['_ASSET']._serialized_start=889
+  _globals['_ASSET']._serialized_end=1113
+  _globals['_RENDERSETTINGS']._serialized_start=1116
+  _globals['_RENDERSETTINGS']._serialized_end=1819
+  _globals['_RENDERSETTINGS_RENDERSETTINGSOVERRIDESENTRY']._serialized_start=1693
+  _globals['_RENDERSETTINGS_RENDERSETTINGSOVERRIDESENTRY']._serialized_end=1755
+  _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._serialized_start=1757
+  _globals['_RENDERSETTINGS_OUTPUTSETTINGSOVERRIDESENTRY']._serialized_end=1819
+  _globals['_JOININPUT']._serialized_start=1821
+  _globals['_JOININPUT']._serialized_end=1845
+  _globals['_RENDERTASK']._serialized_start=1848
+  _globals['_RENDERTASK']._serialized_end=2125
 # @@protoc_insertion_point(module_scope)

@@ -184,6 +184,7 @@ class FootageAsset(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     REMOVE_OLD_FIELD_NUMBER: _builtins.int
+    EVERY_MATCH_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     """image, video or audio."""
     src: _builtins.str
@@ -199,6 +200,8 @@ class FootageAsset(_message.Message):
     """Expected sha256 of the fetched file, empty when unknown."""
     remove_old: _builtins.bool
     """Remove the replaced source item from the project when no other layer uses it."""
+    every_match: _builtins.bool
+    """Patch every layer named layer_name in a composition; otherwise a repeated name fails."""
     def __init__(
         self,
         *,
@@ -211,10 +214,11 @@ class FootageAsset(_message.Message):
         name: _builtins.str = ...,
         sha256: _builtins.str = ...,
         remove_old: _builtins.bool = ...,
+        every_match: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "layer_index", b"layer_index", "layer_name", b"layer_name", "name", b"name", "remove_old", b"remove_old", "sequence", b"sequence", "sha256", b"sha256", "src", b"src", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "every_match", b"every_match", "layer_index", b"layer_index", "layer_name", b"layer_name", "name", b"name", "remove_old", b"remove_old", "sequence", b"sequence", "sha256", b"sha256", "src", b"src", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -232,12 +236,14 @@ class DataAsset(_message.Message):
     PROPERTY_FIELD_NUMBER: _builtins.int
     VALUE_JSON_FIELD_NUMBER: _builtins.int
     EXPRESSION_FIELD_NUMBER: _builtins.int
+    EVERY_MATCH_FIELD_NUMBER: _builtins.int
     layer_name: _builtins.str
     layer_index: _builtins.int
     composition: _builtins.str
     value_json: _builtins.str
     """The value as JSON text, empty when only an expression is set."""
     expression: _builtins.str
+    every_match: _builtins.bool
     @_builtins.property
     def property(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Property path, already split: ["Source Text"] or ["Effects", "Skin_Color", "Color"]."""
@@ -251,10 +257,11 @@ class DataAsset(_message.Message):
         property: _abc.Iterable[_builtins.str] | None = ...,
         value_json: _builtins.str = ...,
         expression: _builtins.str = ...,
+        every_match: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "expression", b"expression", "layer_index", b"layer_index", "layer_name", b"layer_name", "property", b"property", "value_json", b"value_json"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "every_match", b"every_match", "expression", b"expression", "layer_index", b"layer_index", "layer_name", b"layer_name", "property", b"property", "value_json", b"value_json"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

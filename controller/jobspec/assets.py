@@ -59,7 +59,7 @@ UNSUPPORTED_TYPES = {
     ),
 }
 
-_LAYER_FIELDS = ("layerName", "layerIndex", "composition")
+_LAYER_FIELDS = ("layerName", "layerIndex", "composition", "everyMatch")
 _FOOTAGE_FIELDS = (
     "type", "src", *_LAYER_FIELDS, "name", "extension", "sequence", "useOriginal", "removeOld",
 )  # fmt: skip
@@ -260,6 +260,7 @@ def _take_layer_target(fields: Fields, problems: Problems, label: str) -> None:
     fields.copy("layer_name", "layerName")
     fields.copy("layer_index", "layerIndex")
     fields.copy("composition", "composition")
+    fields.copy("every_match", "everyMatch")
 
 
 def check_composition(value: Any, path: str, problems: Problems) -> None:

@@ -43,6 +43,8 @@ class LayerTarget(Spec):
     layer_index: int | None = None
     # None means every composition that has the layer; "outer->inner" addresses a nested comp.
     composition: str | None = None
+    # Patch every layer with layer_name in a composition, instead of requiring a unique name.
+    every_match: bool = False
 
 
 class FootageAsset(LayerTarget):

@@ -462,3 +462,30 @@ def test_rejection_is_value_error() -> None:
         parse_job("[]")
 
     assert isinstance(caught.value, JobRejected)
+
+
+def test_every_match_flag_parsed() -> None:
+    job = {
+        "template": {"src": "file:///t.aep", "composition": "Main"},
+        "assets": [
+            {"type": "image", "src": "file:///a.png", "layerName": "Slot", "everyMatch": True}
+        ],
+    }
+
+    spec = parse_job(json.dumps(job))
+
+    assert spec.assets[0].every_match is True
+
+
+def test_every_match_must_be_boolean() -> None:
+    job = {
+        "template": {"src": "file:///t.aep", "composition": "Main"},
+        "assets": [
+            {"type": "image", "src": "file:///a.png", "layerName": "Slot", "everyMatch": "yes"}
+        ],
+    }
+
+    with pytest.raises(JobRejected) as caught:
+        parse_job(json.dumps(job))
+
+    assert [problem.path for problem in caught.value.problems] == ["$.assets[0].everyMatch"]

@@ -241,3 +241,38 @@ def test_report_is_json_friendly(template: Path, tmp_path: Path) -> None:
     patch = DataPatch(LayerTarget("Title"), ("Source Text",), {"text": "Hi"}, has_value=True)
     _, report = patch_project(template, tmp_path / "project.aep", "Main", [], [patch])
     assert json.dumps(report.properties_set) == '["Main/Title/Source Text"]'
+
+
+@pytest.fixture
+def twin_slots(tmp_path: Path) -> Path:
+    """Main with two solids both named Slot."""
+    app = py_aep.new()
+    main = app.project.root_folder.add_comp("Main", 320, 180, 1.0, 2.0, 25.0)
+    for color in ([0.0, 0.0, 1.0], [1.0, 0.0, 0.0]):
+        layer = main.add_solid(color, name="Slot")
+        layer.name = "Slot"
+    path = tmp_path / "twins.aep"
+    app.project.save(path)
+    return path
+
+
+def test_repeated_layer_name_fails_without_every_match(twin_slots: Path, tmp_path: Path) -> None:
+    png = make_png(tmp_path / "logo.png")
+    patch = FootagePatch(LayerTarget(layer_name="Slot", composition="Main"), png)
+
+    with pytest.raises(LeaseFailure) as caught:
+        patch_project(twin_slots, tmp_path / "project.aep", "Main", [patch], [])
+
+    assert caught.value.code == "layer_ambiguous"
+    assert "at the indexes 1, 2" in caught.value.message
+
+
+def test_every_match_patches_each_layer(twin_slots: Path, tmp_path: Path) -> None:
+    png = make_png(tmp_path / "logo.png")
+    target = LayerTarget(layer_name="Slot", composition="Main", every_match=True)
+
+    patch_project(twin_slots, tmp_path / "project.aep", "Main", [FootagePatch(target, png)], [])
+
+    main = reopen(tmp_path / "project.aep")["Main"]
+    assert [source_name(layer) for layer in main.layers] == ["logo.png", "logo.png"]
+    assert [layer.name for layer in main.layers] == ["Slot", "Slot"]

@@ -153,3 +153,11 @@ def test_unknown_template_src_not_checked(catalog: TemplateCatalog) -> None:
     )
     spec = validate_job(text_job, catalog)
     assert spec.template is not None and spec.template.sha256 is None
+
+
+def test_duplicate_layer_name_allowed_with_every_match(catalog: TemplateCatalog) -> None:
+    asset = image(layerName="Dup", composition="Main", everyMatch=True)
+
+    spec = validate_job(job([asset]), catalog)
+
+    assert spec.assets[0].every_match is True
