@@ -16,6 +16,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
+from agent.outbox import fsync_directory
 from protos import agent_pb2
 
 logger = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class LeaseJournal:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+        fsync_directory(self.directory)
 
     def forget(self, lease_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -52,7 +52,7 @@ class Outbox:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temporary.unlink()
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         return path
 
     def pending(self) -> list[agent_pb2.Result]:
@@ -90,11 +90,12 @@ class Outbox:
             self._path(result_id).unlink()
         except FileNotFoundError:
             return False
-        _fsync_directory(self.directory)
+        fsync_directory(self.directory)
         return True
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
+    """Sync a folder, so a file renamed into it survives a power cut."""
     # Windows cannot open a folder for fsync; NTFS orders the rename itself.
     if os.name == "nt":
         return
