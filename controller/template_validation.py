@@ -71,7 +71,26 @@ def _check(
         problems += child_problems
         children.append(child.model_copy(update={"job": child_spec}))
     children += spec.children[len(children) :]
-    resolved = spec.model_copy(update={"template": template, "children": children})
+
+    # A join's assets are its inputs in order, so input i is assets[i].
+    join_inputs = []
+    for index, join_input in enumerate(spec.join_inputs):
+        if join_input.job is None:
+            join_inputs.append(join_input)
+            continue
+        input_raw = raw_assets[index] if index < len(raw_assets) else {}
+        input_spec, input_problems = _check(
+            join_input.job,
+            input_raw if isinstance(input_raw, dict) else {},
+            f"{path}.assets[{index}]",
+            catalog,
+        )
+        problems += input_problems
+        join_inputs.append(join_input.model_copy(update={"job": input_spec}))
+
+    resolved = spec.model_copy(
+        update={"template": template, "children": children, "join_inputs": join_inputs}
+    )
     return resolved, problems
 
 

@@ -161,3 +161,30 @@ def test_duplicate_layer_name_allowed_with_every_match(catalog: TemplateCatalog)
     spec = validate_job(job([asset]), catalog)
 
     assert spec.assets[0].every_match is True
+
+
+def test_join_input_resolves_stored_template(catalog: TemplateCatalog) -> None:
+    join = {
+        "type": "join",
+        "assets": [
+            {"type": "video", "src": "https://127.0.0.1/intro.mp4"},
+            {"type": "job", "template": {"id": "promo", "composition": "Main"}},
+        ],
+    }
+
+    spec = validate_job(json.dumps(join), catalog)
+
+    nested = spec.join_inputs[1].job
+    assert nested is not None and nested.template is not None
+    assert nested.template.src == f"artifact://{'ab' * 32}/promo.aep"
+
+
+def test_join_input_unknown_template_rejected(catalog: TemplateCatalog) -> None:
+    join = {
+        "type": "join",
+        "assets": [{"type": "job", "template": {"id": "promox", "composition": "Main"}}],
+    }
+
+    found = problems(json.dumps(join), catalog)
+
+    assert "$.assets[0].template.id" in found
