@@ -230,7 +230,16 @@ class Coordinator:
         """Send a Tick every interval seconds so leases expire on time."""
         while True:
             await asyncio.sleep(interval)
-            self.handle(Tick())
+            try:
+                self.handle(Tick())
+            except StoreFailure:
+                return  # on_store_failure has already stopped the controller
+            except Exception as error:
+                # A stopped timer would leave every lease unexpired and the farm stuck; stopping
+                # the controller lets its supervisor restart it from the store instead.
+                logger.critical("the lease timer failed, stopping the controller", exc_info=True)
+                self.on_store_failure(error)
+                return
 
     def flush(self) -> None:
         """Write the in-memory lease renewals and agent times, for a clean stop."""

@@ -22,6 +22,7 @@ from controller.cli.console import print_json
 from controller.cli.errors import EXIT_OK, error_from_rpc, status_code
 from controller.cli.jobfile import InvalidJob, JobFile, read_job_file, resolve_sources
 from controller.cli.submit import bad_request_problems
+from controller.jobspec.limits import INT32_MAX
 from protos import batches_pb2, batches_pb2_grpc, jobs_pb2
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,19 @@ def run_batch_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def priority_value(text: str) -> int:
+    """Parse a priority; the job service stores it as a 32-bit integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if abs(value) > INT32_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{value} is out of range; give a number from {-INT32_MAX} to {INT32_MAX}"
+        )
+    return value
+
+
 def run_priority(args: argparse.Namespace) -> int:
     request = jobs_pb2.SetPriorityRequest(id=args.id, priority=args.priority)
     with Controller(resolve_address(args.controller)) as controller:
@@ -156,4 +170,6 @@ def add_batch_commands(
         parents,
     )
     parser.add_argument("id", metavar="ID", help="job id")
-    parser.add_argument("priority", metavar="N", type=int, help="the new priority")
+    parser.add_argument(
+        "priority", metavar="N", type=priority_value, help="the new priority, a 32-bit integer"
+    )

@@ -25,6 +25,7 @@ import logging
 from typing import Any
 
 from controller.jobspec.cloud import parse_cloud_job
+from controller.jobspec.limits import check_raw_limits
 from controller.jobspec.models import JobSpec
 from controller.jobspec.nexrender import parse_nexrender_job
 from controller.jobspec.problems import ROOT, JobRejected, Problem, Problems, json_type
@@ -48,6 +49,7 @@ def parse_job(text: str | bytes) -> JobSpec:
 def parse_job_object(obj: object) -> JobSpec:
     """Parse a job from decoded JSON; raise JobRejected listing every problem found."""
     problems = Problems()
+    check_raw_limits(obj, ROOT, problems)
     spec = _parse(obj, problems)
     problems.raise_if_any()
     if spec is None:

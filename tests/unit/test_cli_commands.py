@@ -251,3 +251,16 @@ def test_unresponsive_controller() -> None:
     assert f"cannot reach the controller at {address}" in result.stderr
     assert "SETTINGS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_priority_out_of_range_is_a_usage_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "controller.cli.main", "priority", "JOB", "2147483648"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "out of range" in result.stderr
+    assert "Traceback" not in result.stderr
