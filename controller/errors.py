@@ -9,7 +9,7 @@ class ControllerError(Exception):
 
 class JobNotFound(ControllerError):
     def __init__(self, job_id: str) -> None:
-        super().__init__(f"job {job_id!r} not found; list jobs with ListJobs")
+        super().__init__(f"job {job_id!r} not found; list jobs with `aefarm jobs --all` (ListJobs)")
         self.job_id = job_id
 
 
