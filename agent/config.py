@@ -39,6 +39,9 @@ class AgentConfig:
     engines: Mapping[str, str] = field(default_factory=dict)
     # Folders file:// sources and local paths may read from; empty refuses every local file.
     file_roots: tuple[Path, ...] = ()
+    # Folder (already path-mapped) that receives every output as <job id>/<name> instead of
+    # the controller's artifact store. None uploads to the store. A job's own upload wins.
+    output_dir: Path | None = None
     # Run the aerender simulator for every engine; never on by default.
     simulate: bool = False
     keep_failed_workspaces: int = DEFAULT_KEEP_FAILED

@@ -69,6 +69,7 @@ class RenderAgent:
                 path_map=config.inputs.path_mapper(),
             ),
             inputs=config.inputs,
+            output_dir=config.output_dir,
             artifacts=artifacts,
             engines={engine.name: engine for engine in engines},
             mfr_cpu_percent=config.mfr_cpu_percent,

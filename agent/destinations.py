@@ -4,9 +4,12 @@ A job's upload {provider, params} picks one:
 - provider "fs", params {path}: the files are copied to <path>/<job id>/<file name>, and the
   output URL is that file's file:// URL. The path is on the agent's box, typically a share
   that every agent and the parent jobs' agents mount.
-- provider "s3", params {bucket, prefix?, endpoint?, region?}: the files are uploaded to
-  s3://<bucket>/<prefix><job id>/<file name> with boto3 (an optional dependency). endpoint
-  names an S3-compatible server.
+- provider "s3", params {bucket, key? | prefix?, endpoint?, region?}: the files are uploaded to
+  s3://<bucket>/<prefix>/<job id>/<file name> with boto3 (an optional dependency), or, with
+  key, the job's one output to s3://<bucket>/<key>. endpoint names an S3-compatible server,
+  and with it boto3 contacts only that server. region defaults to us-east-1. Credentials come
+  from the agent's environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+  or its AWS config files.
 Each output carries its size and sha256, computed from the file sent.
 """
 
@@ -28,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 PROVIDERS = ("fs", "s3")
 CHUNK_BYTES = 1 << 20
+DEFAULT_S3_REGION = "us-east-1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ class Destination:
         """The URL a file of the job goes to."""
         if self.provider == "fs":
             return self.folder_path(job_id, name).as_uri()
+        key = self.params.get("key")
+        if key:
+            return f"s3://{self.params['bucket']}/{key}"
         prefix = str(self.params.get("prefix") or "")
         if prefix and not prefix.endswith("/"):
             prefix += "/"
@@ -67,7 +74,26 @@ def destination_for(upload_json: str) -> Destination | None:
         raise LeaseFailure(
             "upload_failed", f"upload.params.{needed} is missing: provider {provider} needs it"
         )
+    for name in ("key", "prefix", "endpoint", "region"):
+        if params.get(name) is not None and not isinstance(params[name], str):
+            raise LeaseFailure("upload_failed", f"upload.params.{name} must be a string")
+    if provider == "s3" and params.get("key") and params.get("prefix"):
+        raise LeaseFailure(
+            "upload_failed",
+            "upload.params has both key and prefix: give key for one output's object name, "
+            "or prefix for a folder of outputs",
+        )
     return Destination(provider, params)
+
+
+def check_file_count(destination: Destination, count: int) -> None:
+    """Reject several outputs for one s3 key, because each would overwrite the last."""
+    if destination.provider == "s3" and destination.params.get("key") and count > 1:
+        raise LeaseFailure(
+            "upload_failed",
+            f"upload.params.key names one object but the job has {count} outputs; "
+            "give upload.params.prefix instead",
+        )
 
 
 def sha256_of(path: Path) -> str:
@@ -104,7 +130,6 @@ def _copy(path: Path, target: Path) -> None:
 
 
 def _put_s3(destination: Destination, path: Path, url: str) -> None:
-    # NOTE: tests cover the s3 URLs and parameter checks only; no upload to an S3 server has run.
     try:
         import boto3
     except ImportError as error:
@@ -112,9 +137,18 @@ def _put_s3(destination: Destination, path: Path, url: str) -> None:
             "upload_failed",
             "upload.provider s3 needs boto3 on the agent; install it (pip install boto3)",
         ) from error
+    import botocore.config
+
     params = destination.params
+    # Path-style addressing keeps the bucket out of the host name, so only the endpoint's host
+    # is contacted. The explicit region keeps boto3 from reading one from the AWS config.
     client = boto3.client(
-        "s3", endpoint_url=params.get("endpoint"), region_name=params.get("region")
+        "s3",
+        endpoint_url=params.get("endpoint") or None,
+        region_name=params.get("region") or DEFAULT_S3_REGION,
+        config=botocore.config.Config(
+            s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"}
+        ),
     )
     bucket, _, key = url.removeprefix("s3://").partition("/")
     try:

@@ -114,6 +114,14 @@ def _add_render_flags(parser: argparse.ArgumentParser) -> None:
         "(default: none, so local sources are refused)",
     )
     parser.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="write every output to DIR/<job id>/<name> and report its file:// URL instead of "
+        "uploading it to the controller; a job's own upload wins; path mapping rules apply "
+        "(default: none, so outputs go to the controller)",
+    )
+    parser.add_argument(
         "--keep-failed",
         type=int,
         default=DEFAULT_KEEP_FAILED,
@@ -173,6 +181,7 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         pools=tuple(args.pool),
         engines=dict(args.engine),
         file_roots=tuple(args.file_root),
+        output_dir=_output_dir(args),
         cache_max_bytes=args.cache_size * MIB,
         inputs=input_options_from_args(args),
         simulate=args.simulate,
@@ -189,6 +198,30 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         metrics_port=args.metrics_port,
         metrics_host=args.metrics_host,
     )
+
+
+def _output_dir(args: argparse.Namespace) -> Path | None:
+    """Return --output-dir as an absolute path after the path mapping rules.
+
+    Logs a warning when no file root contains it, because a parent job on this agent then
+    cannot read its children's outputs.
+    """
+    if args.output_dir is None:
+        return None
+    try:
+        folder = input_options_from_args(args).path_mapper().local_path(str(args.output_dir))
+    except ValueError as error:
+        raise SystemExit(f"--output-dir {args.output_dir}: {error}") from error
+    folder = folder.expanduser().absolute()
+    roots = [Path(root).expanduser().absolute() for root in args.file_root]
+    if not any(folder.is_relative_to(root) for root in roots):
+        logger.warning(
+            "--output-dir %s is in no --file-root, so a parent job on this agent cannot read "
+            "the outputs of its children; add --file-root %s",
+            folder,
+            folder,
+        )
+    return folder
 
 
 def main(argv: Sequence[str] | None = None) -> int:

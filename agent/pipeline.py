@@ -54,6 +54,8 @@ class PipelineServices:
     codec_catalog: Mapping[str, Codec] = dataclasses.field(default_factory=lambda: dict(CODECS))
     # Path mapping, scripts and fonts.
     inputs: InputOptions = dataclasses.field(default_factory=InputOptions)
+    # The agent's --output-dir: where outputs go when the job names no upload.
+    output_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,10 @@ class LeasePipeline:
         task = self.lease.task
         files = await actions.run_postrender(task.postrender_json, files, self.workspace)
         destination = destinations.destination_for(task.upload_json)
+        if destination is None and self.services.output_dir is not None:
+            destination = destinations.Destination("fs", {"path": str(self.services.output_dir)})
         if destination is not None:
+            destinations.check_file_count(destination, len(files))
             job_id = self.context.job_id
             return [await destinations.send(destination, path, job_id) for path in files]
         outputs = []

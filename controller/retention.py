@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ logger = logging.getLogger(__name__)
 PRUNE_INTERVAL_SECONDS = 3600.0
 DAY_SECONDS = 86400.0
 GIGABYTE = 1024**3
+# An artifact URL anywhere in a job's spec: a template, an asset or a nested job's source.
+_SPEC_ARTIFACT = re.compile(r"artifact://([0-9a-f]{64})")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class Removed:
     job_id: str
     created_at: float
     reason: str
+    # Every name the file was stored under, comma separated.
+    names: str = ""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,10 +78,11 @@ def config_from_args(args: argparse.Namespace) -> RetentionConfig:
 
 
 def protected_hashes(store: Tables) -> set[str]:
-    """Collect the sha256 of every artifact that a job of an unfinished tree lists."""
+    """Collect the sha256 of every artifact that a job of an unfinished tree lists: as an
+    output, as a child's output it reads, or as a source in its spec (a template or asset)."""
     placeholders = ", ".join("?" for _ in UNFINISHED_STATES)
     rows = store.query(
-        "SELECT outputs_json, inputs_json FROM jobs WHERE root_id IN "
+        "SELECT outputs_json, inputs_json, spec_json FROM jobs WHERE root_id IN "
         f"(SELECT root_id FROM jobs WHERE state IN ({placeholders}))",
         UNFINISHED_STATES,
     )
@@ -86,16 +92,25 @@ def protected_hashes(store: Tables) -> set[str]:
             sha256 = parse_artifact_url(entry.get("url") or entry.get("src") or "")
             if sha256:
                 found.add(sha256)
+        found.update(_SPEC_ARTIFACT.findall(row["spec_json"] or ""))
     return found
 
 
 def prune(
-    store: Tables, artifacts: ArtifactStore, config: RetentionConfig, now: float
+    store: Tables,
+    artifacts: ArtifactStore,
+    config: RetentionConfig,
+    now: float,
+    *,
+    dry_run: bool = False,
 ) -> list[Removed]:
-    """Remove the artifacts that the config selects, and return them, oldest first."""
+    """Remove the artifacts that the config selects, and return them, oldest first.
+
+    With dry_run, return them and remove nothing.
+    """
     rows = store.query(
-        "SELECT sha256, MAX(size) AS size, MIN(created_at) AS created_at, MIN(job_id) AS job_id "
-        "FROM artifacts GROUP BY sha256 ORDER BY created_at, sha256"
+        "SELECT sha256, MAX(size) AS size, MIN(created_at) AS created_at, MIN(job_id) AS job_id, "
+        "GROUP_CONCAT(name) AS names FROM artifacts GROUP BY sha256 ORDER BY created_at, sha256"
     )
     keep = protected_hashes(store)
     candidates = [row for row in rows if row["sha256"] not in keep]
@@ -116,6 +131,8 @@ def prune(
                 continue
             removed.append(_removed(row, f"the store exceeded {config.max_size_gb:g} GB"))
             total -= row["size"]
+    if dry_run:
+        return removed
     with store.transaction():
         for entry in removed:
             store.execute("DELETE FROM artifacts WHERE sha256 = ?", (entry.sha256,))
@@ -133,7 +150,9 @@ def prune(
 
 
 def _removed(row: sqlite3.Row, reason: str) -> Removed:
-    return Removed(row["sha256"], row["size"], row["job_id"], row["created_at"], reason)
+    return Removed(
+        row["sha256"], row["size"], row["job_id"], row["created_at"], reason, row["names"] or ""
+    )
 
 
 async def run_retention(

@@ -38,6 +38,7 @@ METHOD_ROLES: dict[str, frozenset[str]] = {
     "/aefarm.v1.ArtifactService/Upload": ARTIFACT_USERS,
     "/aefarm.v1.ArtifactService/Download": ARTIFACT_USERS,
     "/aefarm.v1.ArtifactService/Stat": ARTIFACT_USERS,
+    "/aefarm.v1.ArtifactService/Prune": ADMIN,
     "/aefarm.v1.JobService/Submit": SUBMIT,
     "/aefarm.v1.JobService/Validate": SUBMIT,
     "/aefarm.v1.JobService/GetJob": SUBMIT,

@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 
 from controller.cli import (
+    artifacts,
     batch,
     certs,
     drain,
@@ -390,6 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(commands, address)
     add_farm_commands(commands, address)
     batch.add_batch_commands(commands, add_command, [address, json_parent()])
+    artifacts.add_artifact_commands(commands, add_command, [address, json_parent()])
     templates.add_template_commands(commands, address, json_parent())
     certs.add_certs_command(commands)
     tokens.add_token_command(commands, address, json_parent())

@@ -16,15 +16,17 @@ from controller.artifacts import (
     validate_sha256,
 )
 from controller.errors import ArtifactNotFound, InvalidRequest, OffsetOutOfRange
+from controller.retention import RetentionConfig, prune
+from controller.sqlite_store import SqliteStore
 from controller.status import Context, stream_errors, unary_errors
-from controller.store import ArtifactRecord, Store
+from controller.store import ArtifactRecord
 from protos import artifacts_pb2, artifacts_pb2_grpc
 
 logger = logging.getLogger(__name__)
 
 
 class ArtifactService(artifacts_pb2_grpc.ArtifactServiceServicer):
-    def __init__(self, artifacts: ArtifactStore, store: Store, clock: Any) -> None:
+    def __init__(self, artifacts: ArtifactStore, store: SqliteStore, clock: Any) -> None:
         self.artifacts = artifacts
         self.store = store
         self.clock = clock
@@ -117,6 +119,50 @@ class ArtifactService(artifacts_pb2_grpc.ArtifactServiceServicer):
             name=name,
             url=artifact_url(request.sha256, name),
         )
+
+    @unary_errors
+    async def Prune(
+        self, request: artifacts_pb2.PruneRequest, context: Context
+    ) -> artifacts_pb2.PruneResponse:
+        config = _prune_config(request)
+        # The store's connection belongs to the event loop's thread, as for the hourly prune.
+        removed = prune(self.store, self.artifacts, config, self.clock(), dry_run=request.dry_run)
+        logger.info(
+            "prune%s: %d artifacts, %d bytes (older than %s days, max size %s GB)",
+            " (dry run)" if request.dry_run else "",
+            len(removed),
+            sum(entry.size for entry in removed),
+            config.max_age_days,
+            config.max_size_gb,
+        )
+        return artifacts_pb2.PruneResponse(
+            removed=[
+                artifacts_pb2.PrunedArtifact(
+                    sha256=entry.sha256,
+                    names=entry.names,
+                    size=entry.size,
+                    job_id=entry.job_id,
+                    created_at=entry.created_at,
+                    reason=entry.reason,
+                )
+                for entry in removed
+            ],
+            bytes_freed=sum(entry.size for entry in removed),
+            dry_run=request.dry_run,
+        )
+
+
+def _prune_config(request: artifacts_pb2.PruneRequest) -> RetentionConfig:
+    age = request.older_than_days if request.HasField("older_than_days") else None
+    size = request.max_size_gb if request.HasField("max_size_gb") else None
+    for field, value in (("older_than_days", age), ("max_size_gb", size)):
+        if value is not None and value < 0:
+            raise InvalidRequest(field, f"{value:g} is negative; give 0 or more")
+    if age is None and size is None:
+        raise InvalidRequest(
+            "older_than_days", "give older_than_days, max_size_gb or both: nothing selects files"
+        )
+    return RetentionConfig(age, size)
 
 
 def _check_header(chunk: artifacts_pb2.UploadChunk) -> artifacts_pb2.UploadHeader:

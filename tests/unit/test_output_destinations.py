@@ -37,6 +37,17 @@ def test_s3_destination_url() -> None:
     assert destination.location("job1", "result.mp4") == "s3://renders/daily/job1/result.mp4"
 
 
+def test_s3_key_names_the_object() -> None:
+    upload = json.dumps({"provider": "s3", "params": {"bucket": "renders", "key": "a/intro.mov"}})
+    destination = destinations.destination_for(upload)
+    assert destination is not None
+    assert destination.location("job1", "result.mov") == "s3://renders/a/intro.mov"
+    destinations.check_file_count(destination, 1)
+    with pytest.raises(LeaseFailure) as raised:
+        destinations.check_file_count(destination, 2)
+    assert "upload.params.key" in str(raised.value)
+
+
 def test_no_upload_uses_artifact_store() -> None:
     assert destinations.destination_for("") is None
 
@@ -47,6 +58,11 @@ def test_no_upload_uses_artifact_store() -> None:
         ({"provider": "ftp", "params": {}}, "upload.provider"),
         ({"provider": "fs", "params": {}}, "upload.params.path"),
         ({"provider": "s3", "params": {"prefix": "x"}}, "upload.params.bucket"),
+        (
+            {"provider": "s3", "params": {"bucket": "b", "key": "k", "prefix": "p"}},
+            "key and prefix",
+        ),
+        ({"provider": "s3", "params": {"bucket": "b", "region": 5}}, "upload.params.region"),
     ],
 )
 def test_invalid_upload_names_field(upload: dict[str, object], field: str) -> None:
