@@ -1,8 +1,8 @@
 """Changing the priority of a waiting job.
 
-The scheduler sorts the queue by priority (higher first), then by creation time (older first)
-on every dispatch, so a changed priority takes effect at the next dispatch. The change is stored
-and noted in the job's history with its old and new value.
+The scheduler keeps the queue sorted by priority (higher first), then by creation time (older
+first); Scheduler.set_priority moves the job to its new place, and the dispatch that follows
+uses it. The change is stored and noted in the job's history with its old and new value.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def set_priority(coordinator: Coordinator, job_id: str, priority: int) -> None:
         coordinator.store.insert_transition(
             job_id, Transition(job.state, job.stage, now, cause, job.attempts, "")
         )
-    job.priority = priority
+    coordinator.scheduler.set_priority(job_id, priority)
     logger.info("job=%s: %s", job_id, cause)
     # Dispatch now, in the new order.
     coordinator.handle(Tick())

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from controller import fontmatch
+from controller.dispatch_index import ANY_ENGINE, FreeAgents, JobQueue
 from controller.jobtree import collect_child_inputs
 from controller.retry_policy import choose_agent, note_outcome, retry_delay
 from controller.scheduler_types import (
@@ -82,7 +83,8 @@ class Scheduler:
         self.jobs: dict[str, JobRecord] = {}
         self.leases: dict[str, LeaseRecord] = {}
         self.agents: dict[str, AgentRecord] = {}
-        self._queued: set[str] = set()
+        self._queued = JobQueue(config.retry_delay)
+        self._free = FreeAgents()
         self._trees: dict[str, set[str]] = {}
         self._new_lease_id = new_lease_id or (lambda: uuid.uuid4().hex)
         self._effects: list[Effect] = []
@@ -116,6 +118,8 @@ class Scheduler:
             holder = self.agents.get(lease.agent_id)
             if holder is not None:
                 holder.lease_ids.add(lease.lease_id)
+        for agent in self.agents.values():
+            self._free.update(agent)
 
         for job in list(self.jobs.values()):
             if job.state in RUNNING_STATES and job.lease_id not in self.leases:
@@ -153,14 +157,15 @@ class Scheduler:
 
     def next_wakeup(self, now: float) -> float | None:
         """Return the earliest time after now when a waiting retry may be dispatched."""
-        times = []
-        for job_id in self._queued:
-            job = self.jobs[job_id]
-            if job.not_before > now:
-                times.append(job.not_before)
-            elif job.avoid_agents and job.updated_at + self.config.retry_delay > now:
-                times.append(job.updated_at + self.config.retry_delay)
-        return min(times, default=None)
+        return self._queued.next_wakeup(self.jobs, now)
+
+    def set_priority(self, job_id: str, priority: int) -> None:
+        """Change a job's priority and move it to its new place in the queue."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise JobNotKnown(job_id)
+        job.priority = priority
+        self._queued.reorder(job)
 
     # Agents.
 
@@ -176,6 +181,7 @@ class Scheduler:
         agent.connected = True
         agent.connected_at = agent.last_seen = now
         self.agents[agent.agent_id] = agent
+        self._free.update(agent)
         self._emit(StoreAgent(agent))
 
         stale: list[LeaseRef] = []
@@ -211,6 +217,7 @@ class Scheduler:
         if not event.draining:
             agent.quarantine_reason = ""
             agent.failed_jobs = []
+        self._free.update(agent)
         self._emit(StoreAgentControl(agent.agent_id, agent.draining, agent.quarantine_reason))
 
     def _on_agent_disconnected(self, event: AgentDisconnected, now: float) -> None:
@@ -220,6 +227,7 @@ class Scheduler:
             return
         agent.connected = False
         agent.last_seen = now
+        self._free.update(agent)
         self._emit(StoreAgent(agent))
 
     def _on_heartbeat(self, event: HeartbeatReceived, now: float) -> None:
@@ -227,7 +235,9 @@ class Scheduler:
         if agent is None:
             return
         agent.last_seen = now
-        agent.stopping = event.draining
+        if agent.stopping != event.draining:
+            agent.stopping = event.draining
+            self._free.update(agent)
         for ref in event.running:
             lease, reason = self._current_lease(ref, event.agent_id)
             if lease is not None:
@@ -296,6 +306,7 @@ class Scheduler:
     ) -> None:
         agent = self.agents.get(agent_id)
         if agent is not None and note_outcome(agent, job, error, self.config.quarantine_after):
+            self._free.update(agent)
             self._emit(StoreAgentControl(agent_id, agent.draining, agent.quarantine_reason))
 
     def _fenced_lease(
@@ -359,6 +370,7 @@ class Scheduler:
         agent = self.agents.get(lease.agent_id)
         if agent is not None:
             agent.lease_ids.discard(lease.lease_id)
+            self._free.update(agent)
         # The job keeps lease_id and agent_id until its next transition, which records them.
         self._emit(StoreLease(lease))
 
@@ -488,48 +500,46 @@ class Scheduler:
 
     def _dispatch(self, now: float) -> None:
         """Grant queued jobs to connected agents with free slots, best job first."""
-        if not self._queued:
-            # Most events (every heartbeat) find no queued job: skip the walk over all agents.
+        # Most events (every heartbeat) find no queued job or no free agent.
+        if not self._queued or not self._free:
             return
-        free = {
-            agent.agent_id: agent.slots - len(agent.lease_ids)
-            for agent in self.agents.values()
-            if agent.takes_leases()
-            and now - agent.last_seen <= self.config.lease_grace
-            and agent.slots > len(agent.lease_ids)
-        }
-        if not free:
-            return
-        # NOTE: every dispatch sorts the whole queue; a heap keyed the same way would scale
-        # better past tens of thousands of queued jobs.
-        queue = sorted(
-            (self.jobs[job_id] for job_id in self._queued),
-            key=lambda job: (-job.priority, job.created_at, job.id),
-        )
-        for job in queue:
-            if job.not_before > now:
-                continue
-            agent = self._pick_agent(job, free, now)
+        order = self._queued.order
+        index = 0
+        while index < len(order):
+            job = self.jobs[order[index][2]]
+            agent = None if job.not_before > now else self._pick_agent(job, now)
             if agent is None:
+                index += 1
                 continue
+            # The grant takes the job out of the queue, so the next job moves to index.
             self._grant(job, agent, now)
-            free[agent.agent_id] -= 1
-            if free[agent.agent_id] == 0:
-                del free[agent.agent_id]
-                if not free:
-                    return
+            if not self._free:
+                return
 
-    def _pick_agent(self, job: JobRecord, free: dict[str, int], now: float) -> AgentRecord | None:
-        """Return the agent for job among those with free slots (see choose_agent)."""
-        candidates = [
-            self.agents[agent_id] for agent_id in free if self._matches(job, self.agents[agent_id])
-        ]
-        others = any(
+    def _pick_agent(self, job: JobRecord, now: float) -> AgentRecord | None:
+        """Return the agent for job among those with free slots (see choose_agent).
+
+        The free agents come best first, so the first matching agent that the job does not
+        avoid wins. Matching agents that the job avoids are kept in case no other one matches.
+        """
+        engine = ANY_ENGINE if job.kind == "join" else job.engine
+        candidates: list[AgentRecord] = []
+        for _, agent_id in self._free.best_first(engine):
+            agent = self.agents[agent_id]
+            if now - agent.last_seen > self.config.lease_grace or not self._matches(job, agent):
+                continue
+            candidates.append(agent)
+            if agent_id not in job.avoid_agents:
+                break
+        if not candidates:
+            return None
+        others = candidates[-1].agent_id in job.avoid_agents and any(
             agent.takes_leases()
             and agent.agent_id not in job.avoid_agents
             and self._matches(job, agent)
             for agent in self.agents.values()
         )
+        free = {agent.agent_id: self._free.free_slots(agent.agent_id) for agent in candidates}
         return choose_agent(job, candidates, others, free, self.config.retry_delay, now)
 
     @staticmethod
@@ -555,6 +565,7 @@ class Scheduler:
         )
         self.leases[lease.lease_id] = lease
         agent.lease_ids.add(lease.lease_id)
+        self._free.update(agent)
         job.lease_id = lease.lease_id
         job.agent_id = agent.agent_id
         job.progress = 0.0
@@ -572,7 +583,7 @@ class Scheduler:
         job.stage = stage
         job.updated_at = now
         if state is JobState.QUEUED:
-            self._queued.add(job.id)
+            self._queued.add(job)
         else:
             self._queued.discard(job.id)
         transition = Transition(state, stage, now, cause, job.attempts, job.agent_id or "")
@@ -587,7 +598,7 @@ class Scheduler:
         self.jobs[job.id] = job
         self._trees.setdefault(job.root_id, set()).add(job.id)
         if job.state is JobState.QUEUED:
-            self._queued.add(job.id)
+            self._queued.add(job)
 
     def _forget_tree_if_final(self, root_id: str) -> None:
         """Drop a job tree from memory once every job of it is final; the store keeps it."""
