@@ -183,7 +183,7 @@ class AgentRecord:
     quarantine_reason: str = ""
     # Ids of the jobs the agent failed in a row, oldest first; reset by a success.
     failed_jobs: list[str] = field(default_factory=list)
-    # The agent said in its Hello or last heartbeat that it is stopping; not stored.
+    # True when the agent's Hello or last heartbeat reported that it is stopping. Not stored.
     stopping: bool = False
 
     def takes_leases(self) -> bool:
@@ -431,7 +431,8 @@ class SchedulerConfig:
     quarantine_after: int = 3
 
 
-# Error codes that fail a job at once, whatever the agent says: a retry renders the same.
+# Error codes that fail a job at once, whatever the retryable flag, because a retry renders
+# the same.
 FINAL_ERROR_CODES = frozenset(
     {
         "comp_not_found",
@@ -442,8 +443,9 @@ FINAL_ERROR_CODES = frozenset(
         "invalid_frame_range",
     }
 )
-# Error codes of an agent that did not run the lease: busy, stopping, or told to stop it. The
+# Error codes of an agent that did not run the lease: busy, stopping, or sent a stop for it. The
 # lease costs no attempt and the job is retried at once on another agent.
 FREE_ERROR_CODES = frozenset({"agent_busy", "agent_shutdown", "lease_not_current"})
-# Error codes that say nothing about the agent's health; they do not count towards quarantine.
+# Error codes that tell nothing about the agent's health, so they do not count towards
+# quarantine.
 NOT_AGENT_FAULT_CODES = FINAL_ERROR_CODES | FREE_ERROR_CODES | {"cancelled", "fetch_failed"}
