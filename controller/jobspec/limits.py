@@ -2,8 +2,8 @@
 
 The render task carries frame numbers, layer indexes and timeouts as 32-bit integers, and After
 Effects, ExtendScript and file systems cannot take a NUL character in a name, path or text. Both
-are rejected at submit, so a job never fails on them after it is queued. Priority has a range
-check of its own in scheduling.py.
+are rejected at submit, before the job is stored, instead of failing it on an agent. Priority
+has a range check of its own in scheduling.py.
 """
 
 from __future__ import annotations
