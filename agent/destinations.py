@@ -40,11 +40,11 @@ class Destination:
     params: dict[str, Any]
 
     def folder_path(self, job_id: str, name: str) -> Path:
-        """Where a file of the job goes, for provider fs."""
+        """Return the path a file of the job is written to, for provider fs."""
         return (Path(self.params["path"]).expanduser() / job_id / name).absolute()
 
     def location(self, job_id: str, name: str) -> str:
-        """The URL a file of the job goes to."""
+        """Return the URL a file of the job is stored at."""
         if self.provider == "fs":
             return self.folder_path(job_id, name).as_uri()
         key = self.params.get("key")
@@ -57,7 +57,7 @@ class Destination:
 
 
 def destination_for(upload_json: str) -> Destination | None:
-    """The task's destination, or None for the controller's artifact store."""
+    """Return the task's destination, or None for the controller's artifact store."""
     if not upload_json:
         return None
     upload = json.loads(upload_json)

@@ -29,7 +29,7 @@ DEFAULT_CANCEL_REASON = "the batch was cancelled"
 
 
 class BatchNotFound(JobNotFound):
-    """Answered NOT_FOUND, as a missing job is."""
+    """Raised for an unknown batch id, which returns NOT_FOUND as a missing job does."""
 
     def __init__(self, batch_id: str) -> None:
         super().__init__(batch_id)

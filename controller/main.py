@@ -66,7 +66,7 @@ def parse_args(argv: list[str] | None) -> ControllerConfig:
         "--retry-delay-max",
         type=float,
         default=60.0,
-        help="longest wait before a retry, in seconds (default: 60)",
+        help="maximum wait before a retry, in seconds (default: 60)",
     )
     parser.add_argument(
         "--quarantine-after",

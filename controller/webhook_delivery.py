@@ -1,8 +1,9 @@
 """Sending webhook deliveries: at least once, retried with exponential backoff.
 
 One asyncio task sends the pending rows of the outbox in order of their due time, each request
-in a worker thread with urllib. A 2xx answer delivers; any other answer, a connection error or a
-timeout schedules another attempt after retry_seconds * 2^(attempt - 1), until max_attempts.
+in a worker thread with urllib. A 2xx response delivers the call. Any other status, a
+connection error or a timeout schedules another attempt after retry_seconds * 2^(attempt - 1),
+until max_attempts.
 Pending deliveries are read from the store, so they resume after a controller restart.
 
 Headers of every call: Content-Type, Idempotency-Key (the same on every attempt of one job and
@@ -27,7 +28,7 @@ from controller.webhooks import Delivery, Tables, WebhookConfig, WebhookOutbox
 
 logger = logging.getLogger(__name__)
 
-# Bytes of a receiver's answer kept in an attempt's error text.
+# Bytes of a receiver's response body kept in an attempt's error text.
 ANSWER_EXCERPT_BYTES = 200
 
 
@@ -59,7 +60,7 @@ def request_headers(delivery: Delivery, config: WebhookConfig) -> dict[str, str]
     return headers
 
 
-# No proxy: a webhook goes straight to its host, whatever the environment's proxy variables say.
+# No proxy: a webhook goes straight to its host, whatever the environment's proxy variables contain.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 

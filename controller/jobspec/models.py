@@ -139,7 +139,7 @@ class NestedJob(Spec):
     """A child render whose output becomes the footage of layer_name in the parent."""
 
     layer_name: str
-    # The parent's composition that holds the layer; None means every composition that has it.
+    # The parent's composition that contains the layer; None means every composition that has it.
     composition: str | None = None
     job: JobSpec
 

@@ -38,7 +38,7 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
         self.templates = templates
 
     def validate_text(self, text: str) -> JobSpec:
-        """Every check of Submit; raises JobRejected."""
+        """Run every check of Submit and return the spec; raise JobRejected on a problem."""
         spec = validate_job(text, self.templates)
         problems = url_problems(spec, self.webhooks)
         if problems:

@@ -108,7 +108,8 @@ def test_nested_job_renders_through_tree(templates: Path, tmp_path: Path) -> Non
 
     # The children rendered at the same time, on different agents.
     first, second = (rendering_interval(child) for child in finished_children)
-    assert first[0] < second[1] and second[0] < first[1], (first, second)
+    assert first[0] < second[1], (first, second)
+    assert second[0] < first[1], (first, second)
     agents = {t.agent_id for child in finished_children for t in child.history if t.agent_id}
     assert len(agents) == 2
 
