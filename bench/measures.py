@@ -2,8 +2,9 @@
 
 Dispatch latency is measured in one process: the client notes time.monotonic() just before it
 calls Submit, and the simulated agent notes it when the Lease message arrives on its stream.
-So the figure contains the Submit call (parsing, the synced SQLite commit), the scheduler's
-dispatch and the Lease's trip back, as a client of the JobService measures it.
+So the figure contains parsing the job, its SQLite commit, the scheduler's dispatch and the
+Lease's trip back, as a client of the JobService measures it. The Submit reply waits for an
+fsync as well, which the Lease does not, so the Submit call itself takes longer.
 """
 
 from __future__ import annotations
@@ -113,8 +114,8 @@ async def throughput(root: Path, jobs: int, agents: int = 50, backlog: int = 200
     section.add("controller CPU", 100 * controller_used / seconds, "% of a core")
     section.add("load generator CPU", 100 * own_used / seconds, "% of a core")
     section.notes.append(
-        "each job costs the controller one synced Submit transaction, a lease grant, a Progress "
-        "and a synced Result transaction"
+        "each job costs the controller a Submit call, a lease grant, a Progress and a Result; "
+        "their store writes share commits and syncs with other events"
     )
     return section
 

@@ -2,7 +2,9 @@
 
 Every event runs to completion without awaiting, so events are applied one at a time in the
 event loop. The store writes of one event go into one transaction, committed before any message
-leaves: no agent receives a lease or an Ack that a crash of the controller could lose.
+leaves: no agent receives a lease or an Ack that a crash of the controller could lose. An Ack,
+and a Submit reply, also wait until a sync has made the commit survive a power loss; Durability
+groups those syncs, so the event loop goes on applying events while the disk syncs.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from controller import messages
+from controller.durability import GroupCommit
 from controller.errors import AgentNotFound, JobAlreadyFinal, JobNotFound, StoreFailure
 from controller.events import JobEventBus
 from controller.joblogs import JobLogs
@@ -99,6 +102,7 @@ class Coordinator:
         self._wakeup: asyncio.TimerHandle | None = None
         # Called once a store write fails; the server stops, because memory and store differ.
         self.on_store_failure: Callable[[BaseException], None] = lambda error: None
+        self.outgoing = GroupCommit(store, lambda error: self.on_store_failure(error))
         # Called inside the store transaction of each applied event, with its effects and the
         # jobs it publishes (sequence set): modules with their own tables (webhook deliveries,
         # stored job events) write there, so their rows commit with the change.
@@ -124,15 +128,20 @@ class Coordinator:
 
     # Requests.
 
-    def submit(self, spec: JobSpec, source: str) -> list[JobRecord]:
-        """Store a job tree in one transaction, then let the scheduler dispatch it."""
-        return self.submit_many([spec], source)[0]
+    def submit(self, spec: JobSpec, source: str, durable: bool = True) -> list[JobRecord]:
+        """Store a job tree in one transaction, then let the scheduler dispatch it.
+
+        With durable=False the commit is deferred and then survives a crash of the process
+        only; await outgoing.wait_durable() before telling the client that the job is stored.
+        """
+        return self.submit_many([spec], source, durable=durable)[0]
 
     def submit_many(
         self,
         specs: list[JobSpec],
         source: str,
         on_stored: Callable[[list[list[JobRecord]]], None] | None = None,
+        durable: bool = True,
     ) -> list[list[JobRecord]]:
         """Store job trees in one transaction; on_stored writes more rows in it (a batch)."""
         trees = [build_job_tree(spec, self.clock(), self._new_id, source) for spec in specs]
@@ -141,7 +150,7 @@ class Coordinator:
                 self._sequence += 1
                 job.sequence = self._sequence
         try:
-            with self.store.transaction(durable=True):
+            with self.store.transaction(durable=durable, deferred=not durable):
                 for tree in trees:
                     for job in tree.jobs:
                         self.store.insert_job(job)
@@ -156,14 +165,16 @@ class Coordinator:
             # Nothing changed in memory yet, so the controller can go on.
             logger.error("storing a submitted job failed: %s", error)
             raise StoreFailure(f"storing the job failed: {error}; submit it again") from error
+        if durable:
+            self.outgoing.durability.note_commit(synced=True)
+        else:
+            self.outgoing.schedule_commit()
         for tree in trees:
             for job_id, transition in tree.transitions:
                 logger.info("job=%s: %s (%s)", job_id, transition.state.value, transition.cause)
         self.handle(JobsSubmitted(tuple(job for tree in trees for job in tree.jobs)))
-        return [
-            [job for job in (self.store.get_job(job.id) for job in tree.jobs) if job]
-            for tree in trees
-        ]
+        # The scheduler keeps these same records and updates them, so they are current.
+        return [list(tree.jobs) for tree in trees]
 
     def cancel(self, job_id: str, reason: str) -> None:
         job = self.scheduler.jobs.get(job_id)
@@ -280,27 +291,36 @@ class Coordinator:
             self.handle(Tick())
 
     def _apply(self, effects: list[Effect], durable: bool = False) -> None:
+        """Write the effects in one transaction, then send and publish what they produced.
+
+        durable=True syncs the commit before this returns. Otherwise an event that applied a
+        result holds its messages until a sync: the Ack lets the agent delete the result from
+        its outbox, so the result must survive a power loss first.
+        """
         published: dict[str, JobRecord] = {}
         try:
-            self._write(effects, published, durable)
+            committed = self._write(effects, published, durable)
         except sqlite3.Error as error:
             logger.critical("a store write failed, stopping the controller: %s", error)
             self.on_store_failure(error)
             raise StoreFailure(f"the controller store failed: {error}") from error
-        for effect in effects:
-            self._send(effect)
-        for job in published.values():
-            self._publish(job)
+        if committed and durable:
+            self.outgoing.durability.note_commit(synced=True)
+        needs_sync = any(isinstance(effect, StoreAppliedResult) for effect in effects)
+        with self.outgoing.event(deferred=committed and not durable, needs_sync=needs_sync):
+            for effect in effects:
+                self._send(effect, 0)
+            for job in published.values():
+                self._publish(job, 0)
 
-    def _write(self, effects: list[Effect], published: dict[str, JobRecord], durable: bool) -> None:
+    def _write(self, effects: list[Effect], published: dict[str, JobRecord], durable: bool) -> bool:
+        """Write the effects' store changes in one transaction; return whether it committed."""
         jobs: dict[str, JobRecord] = {}
         progress: dict[str, JobRecord] = {}
         writes = [effect for effect in effects if not isinstance(effect, _SENDS)]
         if not writes:
-            return
-        # An Ack lets the agent delete the result from its outbox, so it must survive power loss.
-        durable = durable or any(isinstance(effect, StoreAppliedResult) for effect in writes)
-        with self.store.transaction(durable=durable):
+            return False
+        with self.store.transaction(durable=durable, deferred=not durable):
             for effect in writes:
                 match effect:
                     case StoreJob():
@@ -335,13 +355,15 @@ class Coordinator:
                 self.store.set_sequence(job.id, job.sequence)
             for hook in self.write_hooks:
                 hook(effects, list(published.values()))
+        return True
 
-    def _send(self, effect: Effect) -> None:
+    def _send(self, effect: Effect, gate: int) -> None:
+        """Send one effect's message once commit number gate is durable (0: at once)."""
         match effect:
             case SendWelcome():
-                self._send_welcome(effect)
+                self._send_welcome(effect, gate)
             case GrantLease():
-                self._send_lease(effect)
+                self._send_lease(effect, gate)
             case SendCancel():
                 logger.info(
                     "job=%s lease=%s attempt=%d agent=%s: cancel sent: %s",
@@ -354,13 +376,15 @@ class Coordinator:
                 cancel = agent_pb2.Cancel(
                     lease_id=effect.lease_id, job_id=effect.job_id, reason=effect.reason
                 )
-                self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(cancel=cancel))
+                self.send_to_agent(
+                    effect.agent_id, agent_pb2.ControllerMessage(cancel=cancel), gate
+                )
             case SendAck():
-                self._send_ack(effect)
+                self._send_ack(effect, gate)
             case AppendLog():
                 self._append_log(effect)
 
-    def _send_lease(self, effect: GrantLease) -> None:
+    def _send_lease(self, effect: GrantLease, gate: int) -> None:
         job = self.scheduler.jobs[effect.job_id]
         logger.debug(
             "job=%s lease=%s attempt=%d agent=%s: sending the lease",
@@ -375,9 +399,9 @@ class Coordinator:
             attempt=effect.attempt,
             task=build_task(job),
         )
-        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(lease=lease))
+        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(lease=lease), gate)
 
-    def _send_ack(self, effect: SendAck) -> None:
+    def _send_ack(self, effect: SendAck, gate: int) -> None:
         lease = effect.lease
         logger.log(
             logging.INFO if effect.accepted else logging.WARNING,
@@ -396,9 +420,9 @@ class Coordinator:
             accepted=effect.accepted,
             reason=effect.reason,
         )
-        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(ack=ack))
+        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(ack=ack), gate)
 
-    def _send_welcome(self, effect: SendWelcome) -> None:
+    def _send_welcome(self, effect: SendWelcome, gate: int) -> None:
         for lease in effect.stale_leases:
             logger.warning(
                 "job=%s lease=%s attempt=%d agent=%s: the agent runs a lease that is not "
@@ -414,7 +438,7 @@ class Coordinator:
             lease_grace_ms=round(self.config.lease_grace * 1000),
             stop_lease_ids=[lease.lease_id for lease in effect.stale_leases],
         )
-        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(welcome=welcome))
+        self.send_to_agent(effect.agent_id, agent_pb2.ControllerMessage(welcome=welcome), gate)
 
     def _append_log(self, effect: AppendLog) -> None:
         lease = effect.lease
@@ -435,7 +459,16 @@ class Coordinator:
             problem,
         )
 
-    def send_to_agent(self, agent_id: str, message: agent_pb2.ControllerMessage) -> None:
+    def send_to_agent(
+        self, agent_id: str, message: agent_pb2.ControllerMessage, gate: int = 0
+    ) -> None:
+        """Send message once commit number gate is durable, after earlier messages to agent_id.
+
+        gate=-1 means the newest commit so far.
+        """
+        self.outgoing.after_commit(agent_id, gate, lambda: self._put(agent_id, message))
+
+    def _put(self, agent_id: str, message: agent_pb2.ControllerMessage) -> None:
         connection = self._connections.get(agent_id)
         if connection is None:
             # The agent learns of it on reconnect: a Welcome lists stale leases, cancels repeat.
@@ -445,14 +478,18 @@ class Coordinator:
             return
         connection.send(message)
 
-    def _publish(self, job: JobRecord) -> None:
+    def _publish(self, job: JobRecord, gate: int) -> None:
         if not self.bus.has_watchers(job.id):
             return
+        # The event is built now: the job may change again before the commit is durable.
         message = messages.job_message(job, self.store.history(job.id))
-        self.bus.publish(jobs_pb2.JobEvent(sequence=job.sequence, job=message))
+        event = jobs_pb2.JobEvent(sequence=job.sequence, job=message)
+        self.outgoing.after_commit(_EVENTS_KEY, gate, lambda: self.bus.publish(event))
 
 
 _SENDS = (SendWelcome, GrantLease, SendCancel, SendAck, AppendLog)
+# The order key of published job events in Durability; agent ids key the agents' messages.
+_EVENTS_KEY = "\0job events"
 
 
 def _log_transition(effect: StoreTransition) -> None:

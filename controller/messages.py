@@ -68,7 +68,7 @@ def job_message(job: JobRecord, history: list[Transition]) -> jobs_pb2.Job:
         agent_id=job.agent_id or "",
         created_at=timestamp(job.created_at),
         updated_at=timestamp(job.updated_at),
-        spec_json=job.spec.model_dump_json(),
+        spec_json=job.spec_json,
         uid=job.spec.uid or "",
         tags=job.spec.tags,
         frames_done=job.frames_done,

@@ -7,6 +7,7 @@ events for watchers. Times are seconds since the Unix epoch, as time.time() retu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -138,6 +139,11 @@ class JobRecord:
     free_attempts: int = 0
     # Kept in memory only: agents whose lease of this job failed or was lost.
     avoid_agents: set[str] = field(default_factory=set)
+
+    @functools.cached_property
+    def spec_json(self) -> str:
+        """The spec as JSON, encoded once: a job's spec never changes after it is created."""
+        return self.spec.model_dump_json()
 
 
 @dataclass

@@ -208,6 +208,27 @@ MUTABLE_JOB_COLUMNS = (
 UNFINISHED_STATES = tuple(state.value for state in JobState if state not in FINAL_STATES)
 
 
+def mutable_job_values(job: JobRecord) -> list[Any]:
+    """Return the values of MUTABLE_JOB_COLUMNS, in that order, without encoding the spec."""
+    return [
+        job.state.value,
+        job.stage.value,
+        job.attempts,
+        job.progress,
+        job.frames_done,
+        job.frames_total,
+        job.bytes_fetched,
+        job.bytes_from_cache,
+        json.dumps(asdict(job.error)) if job.error else None,
+        json.dumps([asdict(output) for output in job.outputs]),
+        json.dumps([asdict(child) for child in job.inputs]),
+        job.lease_id,
+        job.agent_id,
+        job.cancel_reason,
+        job.updated_at,
+    ]
+
+
 def job_row(job: JobRecord) -> dict[str, Any]:
     return {
         "id": job.id,
@@ -217,7 +238,7 @@ def job_row(job: JobRecord) -> dict[str, Any]:
         "kind": job.kind,
         "state": job.state.value,
         "stage": job.stage.value,
-        "spec_json": job.spec.model_dump_json(),
+        "spec_json": job.spec_json,
         "layer_name": job.layer_name,
         "target_composition": job.target_composition,
         "composition": job.composition,

@@ -2,7 +2,9 @@
 
 WAL with synchronous=NORMAL keeps every committed transaction through a crash of the process; a
 power loss can drop the last commits. transaction(durable=True) switches that one commit to
-synchronous=FULL, which syncs the WAL before the commit returns.
+synchronous=FULL, which syncs the WAL before the commit returns. sync() instead makes every
+commit so far durable with one fsync of the WAL file, from any thread, so the controller can
+group many commits under one sync (controller/durability.py).
 
 Lease renewals by heartbeats are kept in memory only: after a restart every active lease gets a
 whole lease grace anyway, so writing each renewal would buy nothing.
@@ -10,10 +12,13 @@ whole lease grace anyway, so writing each renewal would buy nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -41,10 +46,15 @@ from controller.sqlite_schema import (
     job_record,
     job_row,
     lease_record,
+    mutable_job_values,
 )
 from controller.store import ArtifactRecord, JobPage
 
 logger = logging.getLogger(__name__)
+
+_UPDATE_JOB = (
+    f"UPDATE jobs SET {', '.join(f'{column} = ?' for column in MUTABLE_JOB_COLUMNS)} WHERE id = ?"
+)
 
 # Seconds a connection waits for another writer's lock before it raises.
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -58,7 +68,13 @@ class SqliteStore:
         self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
         self._db.row_factory = sqlite3.Row
         self._in_transaction = False
+        self._deferred_open = False
+        # Called after commit_deferred() commits; the coordinator releases what waited for it.
+        self.on_deferred_commit: Callable[[Exception | None], None] = lambda error: None
+        self._sync_lock = threading.Lock()
+        self._sync_fd: int | None = None
         mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        self._wal = mode == "wal"
         if mode != "wal":
             logger.warning(
                 "%s runs in journal mode %s, not WAL: its file system lacks WAL support", path, mode
@@ -96,9 +112,14 @@ class SqliteStore:
         )
 
     @contextmanager
-    def transaction(self, durable: bool = False) -> Iterator[None]:
+    def transaction(self, durable: bool = False, deferred: bool = False) -> Iterator[None]:
         if self._in_transaction:
             raise RuntimeError("store transactions do not nest")
+        if deferred:
+            with self._deferred_part():
+                yield
+            return
+        self.commit_deferred()
         if durable:
             self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("BEGIN IMMEDIATE")
@@ -114,6 +135,60 @@ class SqliteStore:
             self._in_transaction = False
             if durable:
                 self._db.execute("PRAGMA synchronous=NORMAL")
+
+    @contextmanager
+    def _deferred_part(self) -> Iterator[None]:
+        """Run writes as one savepoint of the open deferred transaction, opening it if needed.
+
+        An exception rolls back this part only; commit_deferred() commits every part at once.
+        """
+        if not self._deferred_open:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._deferred_open = True
+        self._db.execute("SAVEPOINT part")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK TO part")
+            self._db.execute("RELEASE part")
+            raise
+        else:
+            self._db.execute("RELEASE part")
+        finally:
+            self._in_transaction = False
+
+    def commit_deferred(self) -> bool:
+        """Commit the open deferred transaction, if any; return whether there was one.
+
+        Every other transaction calls this first, so deferred writes always commit before
+        later ones. on_deferred_commit runs after the commit, with the error if it failed.
+        """
+        if not self._deferred_open:
+            return False
+        self._deferred_open = False
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            self.on_deferred_commit(error)
+            raise
+        self.on_deferred_commit(None)
+        return True
+
+    def sync(self) -> None:
+        """Make every committed transaction survive a power loss; safe from any thread.
+
+        In WAL mode a commit has written its frames to the WAL file, so one fsync of that file
+        has the effect synchronous=FULL would have had on each commit. Raises OSError.
+        """
+        with self._sync_lock:
+            if self._sync_fd is None:
+                target = self.path.with_name(self.path.name + "-wal") if self._wal else self.path
+                # The WAL file exists from the first commit on and stays while the store is open.
+                self._sync_fd = os.open(target, os.O_RDWR)
+            os.fsync(self._sync_fd)
 
     def _write(self, sql: str, parameters: Sequence[Any] = ()) -> None:
         if not self._in_transaction:
@@ -140,12 +215,7 @@ class SqliteStore:
         )
 
     def update_job(self, job: JobRecord) -> None:
-        row = job_row(job)
-        assignments = ", ".join(f"{column} = ?" for column in MUTABLE_JOB_COLUMNS)
-        self._write(
-            f"UPDATE jobs SET {assignments} WHERE id = ?",
-            [*(row[column] for column in MUTABLE_JOB_COLUMNS), job.id],
-        )
+        self._write(_UPDATE_JOB, [*mutable_job_values(job), job.id])
 
     def update_progress(self, job: JobRecord) -> None:
         self._write(
@@ -364,7 +434,12 @@ class SqliteStore:
         return int(self._db.execute("SELECT COALESCE(MAX(sequence), 0) FROM jobs").fetchone()[0])
 
     def close(self) -> None:
+        self.commit_deferred()
         self._db.close()
+        with self._sync_lock:
+            if self._sync_fd is not None:
+                os.close(self._sync_fd)
+                self._sync_fd = None
 
     def _with_children(self, jobs: list[JobRecord]) -> list[JobRecord]:
         if not jobs:

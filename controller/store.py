@@ -7,7 +7,7 @@ same Protocol. Every write runs inside transaction(); a write outside one raises
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -39,13 +39,30 @@ class InvalidPageToken(ValueError):
 
 
 class Store(Protocol):
-    def transaction(self, durable: bool = False) -> AbstractContextManager[None]:
+    # Called after commit_deferred() commits, with the error when the commit failed.
+    on_deferred_commit: Callable[[Exception | None], None]
+
+    def transaction(
+        self, durable: bool = False, deferred: bool = False
+    ) -> AbstractContextManager[None]:
         """Open a transaction that commits on exit and rolls back on an exception.
 
         durable=True makes the commit survive power loss, not only a crash of the process.
-        The controller requests it before it reports a change outside (a submit response, a
-        CancelJob response, a result's Ack).
+        The controller requests it before it reports a change outside (a CancelJob response,
+        a SetPriority response) when it does not wait for sync() instead.
+
+        deferred=True makes the writes one part of a transaction that stays open until
+        commit_deferred() or the next transaction that is not deferred: many events then
+        share one commit. An exception rolls back only its own part.
         """
+        ...
+
+    def commit_deferred(self) -> bool:
+        """Commit the open deferred transaction; return False when none was open."""
+        ...
+
+    def sync(self) -> None:
+        """Make every commit so far survive power loss; callable from any thread."""
         ...
 
     # Writes.

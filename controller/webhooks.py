@@ -26,6 +26,7 @@ from controller.scheduler_types import (
     Effect,
     JobRecord,
     JobState,
+    StoreJob,
     StoreTransition,
     Transition,
 )
@@ -181,6 +182,7 @@ class WebhookOutbox:
     _new_rows: int = field(default=0, init=False)
 
     def write_hook(self, effects: list[Effect], published: list[JobRecord]) -> None:
+        written = {effect.job.id: effect.job for effect in effects if isinstance(effect, StoreJob)}
         for effect in effects:
             if not isinstance(effect, StoreTransition):
                 continue
@@ -188,7 +190,7 @@ class WebhookOutbox:
             if event is None:
                 continue
             # The job as this transaction wrote it: the scheduler may already have let go of it.
-            job = self.store.get_job(effect.job_id)
+            job = written.get(effect.job_id) or self.store.get_job(effect.job_id)
             if job is None or job.spec.webhook is None:
                 continue
             self._insert(job, event)

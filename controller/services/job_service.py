@@ -54,7 +54,9 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
         except JobRejected as error:
             logger.info("rejected a job from %r: %s", request.source or "a client", error)
             raise
-        jobs = self.coordinator.submit(spec, request.source)
+        jobs = self.coordinator.submit(spec, request.source, durable=False)
+        # One sync for many Submit calls at once; the job is acknowledged only after it.
+        await self.coordinator.outgoing.wait_durable()
         store = self.coordinator.store
         job, *children = (messages.job_message(job, store.history(job.id)) for job in jobs)
         return jobs_pb2.SubmitResponse(job=job, children=children)
