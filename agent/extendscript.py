@@ -20,6 +20,10 @@ Runners (`--script-runner`):
 - `patched-aerender`: aerender runs the wrapper itself through `-r wrapper.jsx`, which only
   an aerender whose commandLineRenderer.jsx was patched (as nexrender does) understands. The
   project is already open then; the wrapper neither opens nor saves it.
+
+The aerender simulator runs `-r` scripts, and `python -m agent.simulator.afterfx` stands in for
+AfterFX, both with Node.js (agent/simulator/script_host.py), so either runner works with
+`--simulate`.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ from agent.errors import LeaseFailure
 logger = logging.getLogger(__name__)
 
 RUNNERS = ("afterfx", "patched-aerender")
+# The After Effects program: a path or macOS application name, or a whole command to which
+# `-r wrapper.jsx` is appended (the simulator's stand-in).
+AfterFxProgram = str | tuple[str, ...]
 DEFAULT_SCRIPT_TIMEOUT = 600.0
 WRAPPER_NAME = "aefarm-scripts.jsx"
 RESULT_NAME = "aefarm-scripts.result.json"
@@ -75,6 +82,14 @@ def script_runs_from_json(path: Path, keyword: str, parameters_json: str) -> Scr
             "script_failed", f"the parameters of script {path.name} must be a JSON object"
         )
     return ScriptRun(path, keyword or "NX", parameters)
+
+
+def write_script_code(folder: Path, name: str, code: str) -> Path:
+    """Write the ExtendScript source of a function asset to folder/name, as UTF-8."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(code, encoding="utf-8")
+    return path
 
 
 _BODY = r"""
@@ -160,7 +175,11 @@ _BODY = r"""
     if (settings.saveProject) { app.project.save(new File(settings.project)); }
     report(true, '');
   } catch (error) {
-    var where = error && error.line ? ' (line ' + error.line + ')' : '';
+    var where = '';
+    if (error && error.line) {
+      var file = error.fileName ? String(error.fileName).split(/[\\\/]/).pop() : '';
+      where = ' (line ' + error.line + (file ? ' of ' + file : '') + ')';
+    }
     report(false, String(error) + where);
   } finally {
     app.endSuppressDialogs(false);
@@ -240,17 +259,20 @@ def _not_run_hint(runner: str) -> str:
     if runner == "patched-aerender":
         return (
             "aerender runs -r scripts only when its commandLineRenderer.jsx is patched "
-            "(see docs/assets.md); the simulator ignores -r"
+            "(see docs/assets.md), and the simulator runs them only when it finds Node.js"
         )
     return "check that After Effects is running as this agent's user and can run scripts"
 
 
-def afterfx_command(program: str, wrapper: Path) -> list[str]:
+def afterfx_command(program: AfterFxProgram, wrapper: Path) -> list[str]:
     """Return the command that makes After Effects run wrapper.
 
     On macOS program is the application name, such as `Adobe After Effects 2026`, and the
     script path travels inside an AppleScript string with its quotes and backslashes escaped.
+    A tuple is a whole command on every platform.
     """
+    if isinstance(program, tuple):
+        return [*program, "-r", str(wrapper)]
     if sys.platform == "darwin" and not program.endswith(("osascript",)):
         path = str(wrapper).replace("\\", "\\\\").replace('"', '\\"')
         name = program.replace("\\", "\\\\").replace('"', '\\"')
@@ -259,7 +281,7 @@ def afterfx_command(program: str, wrapper: Path) -> list[str]:
 
 
 async def run_with_afterfx(
-    program: str, wrapper: Path, result: Path, timeout: float = DEFAULT_SCRIPT_TIMEOUT
+    program: AfterFxProgram, wrapper: Path, result: Path, timeout: float = DEFAULT_SCRIPT_TIMEOUT
 ) -> None:
     """Run wrapper in After Effects and wait for its result file."""
     command = afterfx_command(program, wrapper)
@@ -301,7 +323,7 @@ class PendingScripts:
 
 async def run_scripts(
     runner: str,
-    afterfx: str,
+    afterfx: AfterFxProgram,
     timeout: float,
     scripts: Sequence[ScriptRun],
     project: Path,

@@ -7,14 +7,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.cache import DEFAULT_MAX_BYTES, MIB
-from agent.extendscript import DEFAULT_SCRIPT_TIMEOUT, RUNNERS
+from agent.extendscript import DEFAULT_SCRIPT_TIMEOUT, RUNNERS, AfterFxProgram
 from agent.pathmap import PathMapper, PathMapRule
+from agent.simulator.script_host import ScriptHostError, find_node
 
 logger = logging.getLogger(__name__)
+
+# The After Effects stand-in that --simulate uses for --script-runner afterfx without --afterfx.
+SIMULATED_AFTERFX = (sys.executable, "-m", "agent.simulator.afterfx")
 
 
 @dataclass(frozen=True)
@@ -23,8 +28,9 @@ class InputOptions:
     path_map: tuple[PathMapRule, ...] = ()
     # afterfx, patched-aerender, or empty: script assets then fail with script_runner_missing.
     script_runner: str = ""
-    # The After Effects program for the afterfx runner (AfterFX.exe, or the macOS app name).
-    afterfx: str = ""
+    # The After Effects program for the afterfx runner (AfterFX.exe, or the macOS app name),
+    # or under --simulate the command of the simulator's stand-in.
+    afterfx: AfterFxProgram = ""
     script_timeout: float = DEFAULT_SCRIPT_TIMEOUT
     # Folders searched for the font file names of a Nexrender Cloud job's `fonts` list.
     font_dirs: tuple[Path, ...] = field(default_factory=tuple)
@@ -72,14 +78,16 @@ def add_input_flags(parser: argparse.ArgumentParser) -> None:
         default="",
         help="how script assets run: afterfx (After Effects' -r, needs --afterfx) or "
         "patched-aerender (aerender -r with a patched commandLineRenderer.jsx); without it "
-        "jobs with scripts fail with script_runner_missing",
+        "jobs with scripts fail with script_runner_missing (default: none, and "
+        "patched-aerender with --simulate)",
     )
     parser.add_argument(
         "--afterfx",
         default="",
         metavar="PROGRAM",
         help="AfterFX.exe for --script-runner afterfx on Windows; on macOS the application "
-        "name, such as 'Adobe After Effects 2026', which osascript addresses",
+        "name, such as 'Adobe After Effects 2026', which osascript addresses (default with "
+        "--simulate: the simulator's After Effects stand-in)",
     )
     parser.add_argument(
         "--script-timeout",
@@ -99,12 +107,31 @@ def add_input_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def input_options_from_args(args: argparse.Namespace) -> InputOptions:
-    if args.script_runner == "afterfx" and not args.afterfx:
-        raise SystemExit("--script-runner afterfx needs --afterfx PROGRAM")
+    """Read the input flags; --simulate picks script runners that work without After Effects.
+
+    With --simulate the runner defaults to patched-aerender, because the simulator runs -r
+    scripts, and afterfx without --afterfx runs the simulator's stand-in.
+    """
+    simulate = bool(getattr(args, "simulate", False))
+    runner: str = args.script_runner or ("patched-aerender" if simulate else "")
+    afterfx: AfterFxProgram = args.afterfx
+    if runner == "afterfx" and not afterfx:
+        if not simulate:
+            raise SystemExit("--script-runner afterfx needs --afterfx PROGRAM")
+        afterfx = SIMULATED_AFTERFX
+    if simulate:
+        _warn_without_node()
     return InputOptions(
         path_map=tuple(args.path_map),
-        script_runner=args.script_runner,
-        afterfx=args.afterfx,
+        script_runner=runner,
+        afterfx=afterfx,
         script_timeout=args.script_timeout,
         font_dirs=tuple(path.resolve() for path in args.font_dir),
     )
+
+
+def _warn_without_node() -> None:
+    try:
+        find_node()
+    except ScriptHostError as error:
+        logger.warning("jobs with script assets will fail on this simulated agent: %s", error)

@@ -1,7 +1,8 @@
 """Fetch everything a render task needs into its workspace.
 
 Layout of a workspace: the template and static files at the top (so paths relative to the
-project keep working), footage in `footage/`, fonts in `fonts/`, scripts in `scripts/`.
+project keep working), footage in `footage/` (the frames of the Nth asset, an image sequence,
+in `footage/sequence-N/`), fonts in `fonts/`, scripts in `scripts/`.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ from agent.extendscript import (
     read_result,
     run_scripts,
     script_runs_from_json,
+    write_script_code,
 )
 from agent.fetch import FetchedFile, Fetcher, file_name_for
 from agent.fonts import FontInstall, resolve_font_names
+from agent.footage_sequence import fetch_sequence
 from agent.input_options import InputOptions
-from agent.patch import DataPatch, FootagePatch, LayerTarget, data_patch_from_proto
+from agent.patch import (
+    DataPatch,
+    EssentialPatch,
+    FootagePatch,
+    LayerTarget,
+    data_patch_from_proto,
+    essential_patch_from_proto,
+)
 from protos import common_pb2
 
 logger = logging.getLogger(__name__)
@@ -52,7 +62,8 @@ class FetchTotals:
 class TaskInputs(FetchTotals):
     template: Path
     footage: list[FootagePatch] = field(default_factory=list)
-    data: list[DataPatch] = field(default_factory=list)
+    # Data and essential patches in job order; patch_project orders them further.
+    data: list[DataPatch | EssentialPatch] = field(default_factory=list)
     scripts: list[ScriptRun] = field(default_factory=list)
     fonts: list[Path] = field(default_factory=list)
 
@@ -104,11 +115,23 @@ async def fetch_task_inputs(
         kind = asset.WhichOneof("kind")
         if kind == "footage":
             footage = asset.footage
-            name = footage_names.claim(footage.name or file_name_for(footage.src))
-            fetched = await fetcher.fetch(
-                footage.src, workspace / "footage", name=name, sha256=footage.sha256
-            )
-            inputs.count(fetched)
+            if footage.sequence:
+                # The frames keep their own names, in a folder of their own.
+                frames = await fetch_sequence(
+                    fetcher,
+                    footage.src,
+                    workspace / "footage" / f"sequence-{index + 1}",
+                    sha256=footage.sha256,
+                )
+                for frame in frames:
+                    inputs.count(frame)
+                fetched = frames[0]
+            else:
+                name = footage_names.claim(footage.name or file_name_for(footage.src))
+                fetched = await fetcher.fetch(
+                    footage.src, workspace / "footage", name=name, sha256=footage.sha256
+                )
+                inputs.count(fetched)
             target = LayerTarget(
                 footage.layer_name, footage.layer_index, footage.composition, footage.every_match
             )
@@ -117,6 +140,8 @@ async def fetch_task_inputs(
             )
         elif kind == "data":
             inputs.data.append(data_patch_from_proto(asset.data))
+        elif kind == "essential":
+            inputs.data.append(essential_patch_from_proto(asset.essential))
         elif kind == "static_file":
             static = asset.static_file
             name = top_names.claim(static.name or file_name_for(static.src))
@@ -130,11 +155,17 @@ async def fetch_task_inputs(
             inputs.fonts.append(fetched.path)
         elif kind == "script":
             script = asset.script
-            name = script_names.claim(file_name_for(script.src))
-            fetched = await fetcher.fetch(script.src, workspace / "scripts", name=name)
-            inputs.count(fetched)
+            if script.code:
+                # A Nexrender Cloud function asset: its code runs as a script file.
+                name = script_names.claim(f"function-{index + 1}.jsx")
+                path = write_script_code(workspace / "scripts", name, script.code)
+            else:
+                name = script_names.claim(file_name_for(script.src))
+                fetched = await fetcher.fetch(script.src, workspace / "scripts", name=name)
+                inputs.count(fetched)
+                path = fetched.path
             inputs.scripts.append(
-                script_runs_from_json(fetched.path, script.keyword, script.parameters_json)
+                script_runs_from_json(path, script.keyword, script.parameters_json)
             )
         else:
             raise LeaseFailure("unsupported_asset", f"assets[{index}] has no known kind")

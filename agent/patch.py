@@ -1,4 +1,4 @@
-"""Rewrite a template project with py-aep: replace footage and set data values.
+"""Rewrite a template project with py-aep: replace footage and set data and essential values.
 
 Everything here is synchronous and CPU-bound; the pipeline runs it with asyncio.to_thread.
 This relies on three facts of py-aep 0.18. First, `comp.layers` lists layers top first and
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,10 @@ from typing import Any
 import py_aep
 
 from agent.errors import LeaseFailure
+from agent.essential import set_composition_controller, set_layer_controller
+from agent.patch_values import set_value
 from agent.project_info import CompInfo, comp_info, find_composition, load_project
+from agent.solid_color import SOLID_COLOR, set_solid_color
 from protos import common_pb2
 
 logger = logging.getLogger(__name__)
@@ -30,7 +32,6 @@ logger = logging.getLogger(__name__)
 _MAX_LISTED = 20
 # A composition of "*" addresses every composition that has the layer, like no composition.
 EVERY_COMPOSITION = "*"
-_HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,30 @@ class DataPatch:
     expression: str = ""
 
 
+@dataclass(frozen=True)
+class EssentialPatch:
+    """A value for the Essential Graphics controller named controller.
+
+    Without a layer in target it sets a controller of target.composition (empty: the rendered
+    composition); with a layer, that precomposition layer's own value (agent/essential.py).
+    """
+
+    target: LayerTarget
+    controller: str
+    value: Any = None
+
+    @property
+    def has_layer(self) -> bool:
+        return bool(self.target.layer_name) or self.target.layer_index > 0
+
+
 @dataclass
 class PatchReport:
     layers_replaced: list[str] = field(default_factory=list)
     properties_set: list[str] = field(default_factory=list)
     items_removed: list[str] = field(default_factory=list)
+    # Compositions and solids copied so that one layer could change alone.
+    items_copied: list[str] = field(default_factory=list)
 
 
 def data_patch_from_proto(asset: common_pb2.DataAsset) -> DataPatch:
@@ -90,17 +110,32 @@ def data_patch_from_proto(asset: common_pb2.DataAsset) -> DataPatch:
     return DataPatch(target, tuple(asset.property), value, has_value, asset.expression)
 
 
+def essential_patch_from_proto(asset: common_pb2.EssentialAsset) -> EssentialPatch:
+    target = LayerTarget(asset.layer_name, asset.layer_index, asset.composition, asset.every_match)
+    try:
+        value = json.loads(asset.value_json)
+    except json.JSONDecodeError as error:
+        raise LeaseFailure(
+            "invalid_value",
+            f"value of Essential Graphics controller {asset.property!r} is not JSON: {error}",
+        ) from error
+    return EssentialPatch(target, asset.property, value)
+
+
 def patch_project(
     template: Path,
     destination: Path,
     composition: str,
     footage: Sequence[FootagePatch],
-    data: Sequence[DataPatch],
+    data: Sequence[DataPatch | EssentialPatch],
 ) -> tuple[CompInfo, PatchReport]:
-    """Apply footage and data patches to template and save the result as destination.
+    """Apply footage, data and essential patches to template and save it as destination.
 
-    Returns the rendered composition's details and what was changed. Raises LeaseFailure
-    with layer_not_found, comp_not_found, footage_unsupported or unsupported_property.
+    Footage comes first, then data patches, then essential patches of compositions, then
+    those of single layers, each in job order. A layer's own copy of a composition or a solid
+    is made last, so it has every change made to the original. Returns the rendered
+    composition's details and what was changed. Raises LeaseFailure with layer_not_found,
+    comp_not_found, footage_unsupported, unsupported_property, controller_not_found and others.
     """
     app = load_project(template)
     project = app.project
@@ -108,7 +143,12 @@ def patch_project(
     for patch in footage:
         _replace_footage(project, patch, report)
     for data_patch in data:
-        _set_data(project, data_patch, report)
+        if isinstance(data_patch, DataPatch):
+            _set_data(project, data_patch, report)
+    essential = [patch for patch in data if isinstance(patch, EssentialPatch)]
+    copies: dict[int, Any] = {}
+    for essential_patch in sorted(essential, key=lambda patch: patch.has_layer):
+        _set_essential(project, composition, essential_patch, copies, report)
 
     info = comp_info(find_composition(project, composition))
     if destination.exists():
@@ -174,13 +214,46 @@ def _remove_unused(project: Any, sources: Sequence[Any], report: PatchReport) ->
             source.remove()
 
 
+def _set_essential(
+    project: Any,
+    rendered: str,
+    patch: EssentialPatch,
+    copies: dict[int, Any],
+    report: PatchReport,
+) -> None:
+    if not patch.has_layer:
+        comp = find_composition(project, patch.target.composition or rendered)
+        set_composition_controller(comp, patch.controller, patch.value)
+        report.properties_set.append(f"{comp.name}/Essential Graphics/{patch.controller}")
+        return
+    for comp, layer in find_layers(project, patch.target):
+        shown_before = getattr(layer, "source", None)
+        report.properties_set.append(
+            set_layer_controller(project, comp, layer, patch.controller, patch.value, copies)
+        )
+        if layer.source is not shown_before:
+            report.items_copied.append(layer.source.name)
+
+
 def _set_data(project: Any, patch: DataPatch, report: PatchReport) -> None:
     path = " -> ".join(patch.property)
     for comp, layer in find_layers(project, patch.target):
-        prop = _resolve_property(comp, layer, patch.property)
         where = f"{path} of layer {layer.name!r} in composition {comp.name!r}"
+        if patch.property == (SOLID_COLOR,):
+            if patch.expression or not patch.has_value:
+                raise LeaseFailure(
+                    "unsupported_property",
+                    f"{where}: {SOLID_COLOR} is a setting of the solid's source item, which "
+                    "takes a value and no expression",
+                )
+            copied = set_solid_color(project, comp, layer, patch.value, where)
+            if copied is not None:
+                report.items_copied.append(copied)
+            report.properties_set.append(f"{comp.name}/{layer.name}/{path}")
+            continue
+        prop = _resolve_property(comp, layer, patch.property)
         if patch.has_value:
-            _set_value(prop, patch.value, where)
+            set_value(prop, patch.value, where)
         if patch.expression:
             try:
                 prop.expression = patch.expression
@@ -237,75 +310,6 @@ def _walk(start: Any, names: Sequence[str]) -> Any:
         if current is None:
             return None
     return current
-
-
-def _set_value(prop: Any, value: Any, where: str) -> None:
-    if prop.match_name == "ADBE Text Document":
-        _set_text_document(prop.value, value, where)
-        return
-
-    try:
-        prop.value = _coerce(prop.value, value)
-    except (TypeError, ValueError, AttributeError, NotImplementedError) as error:
-        raise LeaseFailure(
-            "unsupported_property", f"cannot set {where} to {json.dumps(value)[:80]}: {error}"
-        ) from error
-
-
-def _set_text_document(document: Any, value: Any, where: str) -> None:
-    """Set a text document from a string or {"text", "fillColor", "strokeColor", "fontSize"}.
-
-    py-aep rejects a new TextDocument on a static text value, so the document is changed in
-    place.
-    """
-    fields = value if isinstance(value, dict) else {"text": value}
-    unknown = sorted(set(fields) - set(_TEXT_DOCUMENT_FIELDS))
-    text = fields.get("text", document.text)
-    if unknown or not isinstance(text, str | int | float):
-        raise LeaseFailure(
-            "unsupported_property",
-            f"{where} takes a string or an object with {', '.join(_TEXT_DOCUMENT_FIELDS)}, "
-            f"not {json.dumps(value)[:80]}",
-        )
-    document.text = str(text)
-    for key, attribute in _TEXT_DOCUMENT_FIELDS.items():
-        if key == "text" or key not in fields:
-            continue
-        try:
-            setattr(document, attribute, _coerce(getattr(document, attribute), fields[key]))
-        except (TypeError, ValueError, AttributeError) as error:
-            raise LeaseFailure(
-                "unsupported_property", f"cannot set {key} of {where}: {error}"
-            ) from error
-
-
-# Fields of a Source Text value object and the py-aep TextDocument attributes they set.
-_TEXT_DOCUMENT_FIELDS = {
-    "text": "text",
-    "fillColor": "fill_color",
-    "strokeColor": "stroke_color",
-    "fontSize": "font_size",
-}
-
-
-def _coerce(current: Any, value: Any) -> Any:
-    """Shape a JSON value like the property's current value: floats, padded dimensions.
-
-    A colour given as "#rrggbb" becomes [r, g, b] from 0 to 1 on a property whose value is a
-    list (a colour property).
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and isinstance(current, list) and _HEX_COLOR.fullmatch(value):
-        digits = value.lstrip("#")
-        value = [int(digits[i : i + 2], 16) / 255 for i in range(0, 6, 2)]
-    if isinstance(value, int | float) and isinstance(current, float):
-        return float(value)
-    if isinstance(value, list) and isinstance(current, list):
-        numbers = [float(v) for v in value]
-        # [x, y] on a property stored as [x, y, z] keeps the current z.
-        return numbers + [float(v) for v in current[len(numbers) :]]
-    return value
 
 
 def find_layers(project: Any, target: LayerTarget) -> list[tuple[Any, Any]]:

@@ -455,7 +455,12 @@ class Scheduler:
         sibling_reason = f"sibling job {child.id} {child.state.value}"
         if child.state is JobState.FAILED:
             detail = f": {child.error.code}: {child.error.message}" if child.error else ""
-            message = f"child job {child.id} (layer {child.layer_name!r}) failed{detail}"
+            if child.layer_name:
+                place = f"layer {child.layer_name!r}"
+            else:
+                # A join input fills no layer, so it is named by its place in the join's assets.
+                place = f"join input assets[{child.input_index}]"
+            message = f"child job {child.id} ({place}) failed{detail}"
             parent.error = JobErrorInfo("child_failed", message)
             self._set_state(parent, JobState.FAILED, f"child job {child.id} failed", now)
         else:

@@ -158,7 +158,7 @@ class ControllerServer:
         agent_pb2_grpc.add_AgentServiceServicer_to_server(
             AgentService(coordinator, artifacts), server
         )
-        catalog = TemplateCatalog(self._store)
+        catalog = TemplateCatalog(self._store, artifacts)
         job_service = JobService(coordinator, config.webhooks, catalog)
         jobs_pb2_grpc.add_JobServiceServicer_to_server(job_service, server)
         if config.watch_folder is not None:

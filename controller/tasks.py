@@ -89,6 +89,16 @@ def _asset(asset: models.Asset) -> common_pb2.Asset:
                 every_match=asset.every_match,
             )
             return common_pb2.Asset(data=data)
+        case models.EssentialAsset():
+            essential = common_pb2.EssentialAsset(
+                layer_name=asset.layer_name or "",
+                layer_index=asset.layer_index or 0,
+                composition=asset.composition or "",
+                property=asset.property,
+                value_json=json.dumps(asset.value),
+                every_match=asset.every_match,
+            )
+            return common_pb2.Asset(essential=essential)
         case models.StaticAsset():
             static = common_pb2.StaticAsset(
                 src=asset.src, name=asset.name or "", sha256=asset.sha256 or ""
@@ -101,6 +111,13 @@ def _asset(asset: models.Asset) -> common_pb2.Asset:
                 parameters_json=json.dumps(asset.parameters),
             )
             return common_pb2.Asset(script=script)
+        case models.FunctionAsset():
+            function = common_pb2.ScriptAsset(
+                code=asset.code,
+                keyword=asset.keyword,
+                parameters_json=json.dumps(asset.parameters),
+            )
+            return common_pb2.Asset(script=function)
         case models.FontAsset():
             return common_pb2.Asset(font=common_pb2.FontAsset(src=asset.src, name=asset.name or ""))
     raise TypeError(f"unknown asset type {type(asset).__name__}")

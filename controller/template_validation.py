@@ -5,8 +5,10 @@ template.src is artifact://<sha256>/... of a stored template's file. For a known
 checks that the composition exists and is unique, that every layerName exists in its
 composition ("outer->inner" walks into precomposition layers, "*" or no composition means
 every composition that has the layer), that every layerIndex is in range, that Source Text is
-set only on text layers, and that footage replaces only layers with a source. Nested jobs are
-checked against their own templates. A template that is not known is not checked.
+set only on text layers, and that footage replaces only layers with a source. Data assets'
+property paths and values are checked by controller/template_properties.py, essential assets'
+controllers by controller/template_essential.py. Nested jobs are checked against their own
+templates. A template that is not known is not checked.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import Any
 
 from controller.artifacts import parse_artifact_url
 from controller.jobspec import models
+from controller.jobspec.nesting import nested_sources
 from controller.jobspec.parse import Problem
+from controller.template_essential import controller_problems
 from controller.template_inspect import CompositionInfo, LayerInfo, TemplateInfo
+from controller.template_properties import data_property_problems
 from controller.templates import TemplateCatalog, TemplateNotFound, TemplateRecord, suggestion_text
 
 logger = logging.getLogger(__name__)
@@ -45,7 +50,7 @@ def _check(
     problems: list[Problem] = []
     raw_assets: list[Any] = raw["assets"] if isinstance(raw.get("assets"), list) else []
     asset_paths = [f"{path}.assets[{i}]" for i, a in enumerate(raw_assets) if _type(a) != "job"]
-    job_indexes = [i for i, a in enumerate(raw_assets) if _type(a) == "job"]
+    sources = nested_sources(raw, path)
 
     template = spec.template
     record = _find(template, f"{path}.template", catalog, problems)
@@ -58,33 +63,29 @@ def _check(
         for asset, asset_path in zip(spec.assets, asset_paths, strict=False):
             if isinstance(asset, models.FootageAsset | models.DataAsset):
                 problems += _asset_problems(info, asset, asset_path)
-        for child, index in zip(spec.children, job_indexes, strict=False):
+            elif isinstance(asset, models.EssentialAsset):
+                problems += _essential_problems(info, asset, template.composition, asset_path)
+        for child, source in zip(spec.children, sources, strict=False):
             target = models.LayerTarget(layer_name=child.layer_name, composition=child.composition)
-            problems += _target_problems(info, target, f"{path}.assets[{index}]", "precomp")
+            problems += _target_problems(info, target, source.asset_path, "precomp")
 
     children = []
-    for child, index in zip(spec.children, job_indexes, strict=False):
-        child_raw = raw_assets[index] if isinstance(raw_assets[index], dict) else {}
-        child_spec, child_problems = _check(
-            child.job, child_raw, f"{path}.assets[{index}]", catalog
-        )
+    for child, source in zip(spec.children, sources, strict=False):
+        child_spec, child_problems = _check(child.job, source.raw, source.path, catalog)
         problems += child_problems
         children.append(child.model_copy(update={"job": child_spec}))
     children += spec.children[len(children) :]
 
-    # A join's assets are its inputs in order, so input i is assets[i].
+    # A join's job inputs are its "job" assets in order, as a render's children are.
     join_inputs = []
-    for index, join_input in enumerate(spec.join_inputs):
+    input_sources = iter(sources)
+    for join_input in spec.join_inputs:
         if join_input.job is None:
             join_inputs.append(join_input)
             continue
-        input_raw = raw_assets[index] if index < len(raw_assets) else {}
-        input_spec, input_problems = _check(
-            join_input.job,
-            input_raw if isinstance(input_raw, dict) else {},
-            f"{path}.assets[{index}]",
-            catalog,
-        )
+        found = next(input_sources, None)
+        input_raw, input_path = (found.raw, found.path) if found else ({}, f"{path}.assets")
+        input_spec, input_problems = _check(join_input.job, input_raw, input_path, catalog)
         problems += input_problems
         join_inputs.append(join_input.model_copy(update={"job": input_spec}))
 
@@ -177,7 +178,54 @@ def _asset_problems(
                         "address a text layer",
                     )
                 )
-    return problems
+    for comp, layer in _matching_layers(info, asset):
+        problems += data_property_problems(comp, layer, asset, path)
+    return list(dict.fromkeys(problems))
+
+
+def _essential_problems(
+    info: TemplateInfo, asset: models.EssentialAsset, main: str, path: str
+) -> list[Problem]:
+    if not asset.has_layer():
+        comps, missing_reason = resolve_compositions(info, asset.composition or main)
+        if not comps:
+            # A missing template.composition is reported at that path already.
+            if asset.composition is None:
+                return []
+            return [Problem(f"{path}.composition", missing_reason)]
+        if len(comps) > 1:
+            reason = (
+                f"{len(comps)} compositions are named {comps[0].name!r}, so the controller to "
+                "set is not clear; rename them in the project so the name is unique"
+            )
+            return [Problem(f"{path}.composition", reason)]
+        return controller_problems(comps[0], asset, path, f"composition {comps[0].name!r}")
+    problems = _target_problems(info, asset, path, "data")
+    if problems:
+        return problems
+    field = "layerName" if asset.layer_name is not None else "layerIndex"
+    for comp, layer in _matching_layers(info, asset):
+        where = f"layer {layer.index} {layer.name!r} in composition {comp.name!r}"
+        if layer.type != "precomp":
+            reason = (
+                f"an essential asset with a layer sets the Essential Properties of a "
+                f"precomposition layer, but {where} is a {layer.type} layer; address a "
+                f"precomposition layer, or leave out {field} to set a controller of the "
+                "composition itself"
+            )
+            problems.append(Problem(f"{path}.{field}", reason))
+            continue
+        shown_comps = info.compositions_named(layer.source_composition)
+        found = [
+            controller_problems(
+                candidate, asset, path, f"composition {candidate.name!r}, which {where} shows,"
+            )
+            for candidate in shown_comps
+        ]
+        # Compositions may share a name; any one that has the controller can be the one shown.
+        if found and all(found):
+            problems += found[0]
+    return list(dict.fromkeys(problems))
 
 
 def _target_problems(

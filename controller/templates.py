@@ -1,11 +1,14 @@
 """Templates known to the controller: a stored .aep, its unique name, and what inspection found.
 
 The catalog keeps its rows in the store's `templates` table (schema version 3) and reads them
-through the store's execute and query methods.
+through the store's execute and query methods. A template inspected by an older version of
+controller/template_inspect.py is inspected again from its stored file the first time a job or
+`aefarm template show` looks it up, and its row is updated; the table's schema stays the same.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import logging
@@ -14,8 +17,13 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
-from controller.artifacts import artifact_url
-from controller.template_inspect import TemplateInfo
+from controller.artifacts import ArtifactStore, artifact_url
+from controller.template_inspect import (
+    INSPECTION_VERSION,
+    TemplateInfo,
+    TemplateUnreadable,
+    inspect_project,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +84,10 @@ def default_name(file_name: str) -> str:
 
 
 class TemplateCatalog:
-    def __init__(self, store: TemplateStoreBackend) -> None:
+    def __init__(self, store: TemplateStoreBackend, artifacts: ArtifactStore | None = None) -> None:
         self.store = store
+        # The stored .aep files, for inspecting old templates again; None keeps them as stored.
+        self.artifacts = artifacts
 
     def add(
         self, name: str, sha256: str, file_name: str, size: int, info: TemplateInfo, now: float
@@ -114,13 +124,48 @@ class TemplateCatalog:
             "SELECT * FROM templates WHERE id = ? OR name = ? ORDER BY id = ? DESC",
             (id_or_name, id_or_name, id_or_name),
         )
-        return _record(rows[0]) if rows else None
+        return self._current(_record(rows[0])) if rows else None
 
     def find_by_sha256(self, sha256: str) -> TemplateRecord | None:
         rows = self.store.query(
             "SELECT * FROM templates WHERE sha256 = ? ORDER BY created_at LIMIT 1", (sha256,)
         )
-        return _record(rows[0]) if rows else None
+        return self._current(_record(rows[0])) if rows else None
+
+    def _current(self, record: TemplateRecord) -> TemplateRecord:
+        """Inspect a template stored by an older inspection again, and store the result.
+
+        Keeps the stored result when the file is gone or py-aep cannot read it now. The checks
+        that need the newer fields then skip this template.
+        """
+        if record.info.version >= INSPECTION_VERSION or self.artifacts is None:
+            return record
+        if not self.artifacts.exists(record.sha256):
+            logger.warning(
+                "template %s %r has no stored file %s to inspect again",
+                record.id,
+                record.name,
+                record.sha256,
+            )
+            return record
+        try:
+            info = inspect_project(self.artifacts.path(record.sha256))
+        except TemplateUnreadable as error:
+            logger.warning("cannot inspect template %s %r again: %s", record.id, record.name, error)
+            return record
+        with self.store.transaction(durable=True):
+            self.store.execute(
+                "UPDATE templates SET info_json = ? WHERE id = ?",
+                (json.dumps(info.to_json()), record.id),
+            )
+        logger.info(
+            "inspected template %s %r again (inspection version %d to %d)",
+            record.id,
+            record.name,
+            record.info.version,
+            info.version,
+        )
+        return dataclasses.replace(record, info=info)
 
     def get(self, id_or_name: str) -> TemplateRecord:
         """Return the template with that id or name, or raise TemplateNotFound."""

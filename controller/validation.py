@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from controller.jobspec.models import JobSpec
+from controller.jobspec.nesting import nested_sources
 from controller.jobspec.parse import JobRejected, Problem, parse_job
 from controller.template_validation import check_templates
 from controller.templates import TemplateCatalog
@@ -61,18 +62,15 @@ def _open_range_problems(spec: JobSpec) -> list[Problem]:
 
 
 def _stored_template_problems(job: Any, path: str) -> list[Problem]:
-    """Find templates with an id and no src in a job and its nested job assets."""
+    """Find templates with an id and no src in a job and its nested jobs."""
     if not isinstance(job, dict):
         return []
     problems = []
     template = job.get("template")
     if isinstance(template, dict) and template.get("id") and not template.get("src"):
         problems.append(Problem(f"{path}.template.id", STORED_TEMPLATE_REASON))
-    assets = job.get("assets")
-    if isinstance(assets, list):
-        for index, asset in enumerate(assets):
-            if isinstance(asset, dict) and asset.get("type") == "job":
-                problems.extend(_stored_template_problems(asset, f"{path}.assets[{index}]"))
+    for source in nested_sources(job, path):
+        problems.extend(_stored_template_problems(source.raw, source.path))
     return problems
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from controller.jobspec.models import JobSpec
+from controller.jobspec.nesting import nested_sources
 from controller.jobspec.parse import Problem
 from controller.scheduler_types import (
     Effect,
@@ -115,8 +116,14 @@ def config_from_args(args: argparse.Namespace) -> WebhookConfig:
     )
 
 
-def url_problems(spec: JobSpec, config: WebhookConfig, path: str = "$") -> list[Problem]:
-    """Reject webhook URLs that are not http(s) or whose host the controller does not allow."""
+def url_problems(
+    spec: JobSpec, config: WebhookConfig, raw: Any = None, path: str = "$"
+) -> list[Problem]:
+    """Reject webhook URLs that are not http(s) or whose host the controller does not allow.
+
+    raw is the submitted JSON object, which gives the JSON paths of nested jobs. Without it, a
+    nested job's problem is reported at the path of its parent's assets.
+    """
     problems = []
     if spec.webhook is not None:
         parts = urlsplit(spec.webhook.url)
@@ -132,11 +139,14 @@ def url_problems(spec: JobSpec, config: WebhookConfig, path: str = "$") -> list[
                     f"{allowed} (controller flag --webhook-allow-host)",
                 )
             )
-    for index, child in enumerate(spec.children):
-        problems += url_problems(child.job, config, f"{path}.assets[{index}]")
-    for index, join_input in enumerate(spec.join_inputs):
-        if join_input.job is not None:
-            problems += url_problems(join_input.job, config, f"{path}.assets[{index}]")
+    nested = [child.job for child in spec.children]
+    nested += [join_input.job for join_input in spec.join_inputs if join_input.job is not None]
+    sources = nested_sources(raw, path)
+    for index, job in enumerate(nested):
+        if index < len(sources):
+            problems += url_problems(job, config, sources[index].raw, sources[index].path)
+        else:
+            problems += url_problems(job, config, None, f"{path}.assets")
     return problems
 
 

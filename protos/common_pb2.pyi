@@ -303,20 +303,26 @@ class ScriptAsset(_message.Message):
     SRC_FIELD_NUMBER: _builtins.int
     KEYWORD_FIELD_NUMBER: _builtins.int
     PARAMETERS_JSON_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
     src: _builtins.str
     keyword: _builtins.str
     parameters_json: _builtins.str
     """Parameters as a JSON object text."""
+    code: _builtins.str
+    """ExtendScript source of a Nexrender Cloud function asset. When set, src is empty and the
+    agent writes the code to a workspace file and runs that file like any script asset.
+    """
     def __init__(
         self,
         *,
         src: _builtins.str = ...,
         keyword: _builtins.str = ...,
         parameters_json: _builtins.str = ...,
+        code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["keyword", b"keyword", "parameters_json", b"parameters_json", "src", b"src"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "keyword", b"keyword", "parameters_json", b"parameters_json", "src", b"src"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -347,6 +353,47 @@ class FontAsset(_message.Message):
 Global___FontAsset: _TypeAlias = FontAsset  # noqa: Y015
 
 @_typing.final
+class EssentialAsset(_message.Message):
+    """A value set through an Essential Graphics controller. Without a layer it sets the
+    controller of composition (empty: the rendered composition); with a layer it sets that
+    precomposition layer's own value of the controller of the composition the layer shows.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LAYER_NAME_FIELD_NUMBER: _builtins.int
+    LAYER_INDEX_FIELD_NUMBER: _builtins.int
+    COMPOSITION_FIELD_NUMBER: _builtins.int
+    PROPERTY_FIELD_NUMBER: _builtins.int
+    VALUE_JSON_FIELD_NUMBER: _builtins.int
+    EVERY_MATCH_FIELD_NUMBER: _builtins.int
+    layer_name: _builtins.str
+    layer_index: _builtins.int
+    composition: _builtins.str
+    property: _builtins.str
+    """The controller's name, as in the Essential Graphics panel."""
+    value_json: _builtins.str
+    """The value as JSON text."""
+    every_match: _builtins.bool
+    def __init__(
+        self,
+        *,
+        layer_name: _builtins.str = ...,
+        layer_index: _builtins.int = ...,
+        composition: _builtins.str = ...,
+        property: _builtins.str = ...,
+        value_json: _builtins.str = ...,
+        every_match: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["composition", b"composition", "every_match", b"every_match", "layer_index", b"layer_index", "layer_name", b"layer_name", "property", b"property", "value_json", b"value_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EssentialAsset: _TypeAlias = EssentialAsset  # noqa: Y015
+
+@_typing.final
 class Asset(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -355,6 +402,7 @@ class Asset(_message.Message):
     STATIC_FILE_FIELD_NUMBER: _builtins.int
     SCRIPT_FIELD_NUMBER: _builtins.int
     FONT_FIELD_NUMBER: _builtins.int
+    ESSENTIAL_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def footage(self) -> Global___FootageAsset: ...
     @_builtins.property
@@ -365,6 +413,8 @@ class Asset(_message.Message):
     def script(self) -> Global___ScriptAsset: ...
     @_builtins.property
     def font(self) -> Global___FontAsset: ...
+    @_builtins.property
+    def essential(self) -> Global___EssentialAsset: ...
     def __init__(
         self,
         *,
@@ -373,12 +423,13 @@ class Asset(_message.Message):
         static_file: Global___StaticAsset | None = ...,
         script: Global___ScriptAsset | None = ...,
         font: Global___FontAsset | None = ...,
+        essential: Global___EssentialAsset | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "font", b"font", "footage", b"footage", "kind", b"kind", "script", b"script", "static_file", b"static_file"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "essential", b"essential", "font", b"font", "footage", b"footage", "kind", b"kind", "script", b"script", "static_file", b"static_file"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "font", b"font", "footage", b"footage", "kind", b"kind", "script", b"script", "static_file", b"static_file"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "essential", b"essential", "font", b"font", "footage", b"footage", "kind", b"kind", "script", b"script", "static_file", b"static_file"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["footage", "data", "static_file", "script", "font"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["footage", "data", "static_file", "script", "font", "essential"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16protos/templates.proto\x12\taefarm.v1\"E\n\x12\x41\x64\x64TemplateRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x16\n\x14ListTemplatesRequest\"?\n\x15ListTemplatesResponse\x12&\n\ttemplates\x18\x01 \x03(\x0b\x32\x13.aefarm.v1.Template\" \n\x12GetTemplateRequest\x12\n\n\x02id\x18\x01 \x01(\t\"k\n\rTemplateLayer\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x13\n\x0bsource_name\x18\x04 \x01(\t\x12\x1a\n\x12source_composition\x18\x05 \x01(\t\"\xaf\x01\n\x13TemplateComposition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x12\n\nframe_rate\x18\x04 \x01(\x01\x12\x10\n\x08\x64uration\x18\x05 \x01(\x01\x12\x1b\n\x13\x64isplay_start_frame\x18\x06 \x01(\x05\x12(\n\x06layers\x18\x07 \x03(\x0b\x32\x18.aefarm.v1.TemplateLayer\"\xa8\x01\n\x08Template\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x12\x34\n\x0c\x63ompositions\x18\x07 \x03(\x0b\x32\x1e.aefarm.v1.TemplateComposition\x12\r\n\x05\x66onts\x18\x08 \x03(\t2\xeb\x01\n\x0fTemplateService\x12\x41\n\x0b\x41\x64\x64Template\x12\x1d.aefarm.v1.AddTemplateRequest\x1a\x13.aefarm.v1.Template\x12R\n\rListTemplates\x12\x1f.aefarm.v1.ListTemplatesRequest\x1a .aefarm.v1.ListTemplatesResponse\x12\x41\n\x0bGetTemplate\x12\x1d.aefarm.v1.GetTemplateRequest\x1a\x13.aefarm.v1.Templateb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16protos/templates.proto\x12\taefarm.v1\"E\n\x12\x41\x64\x64TemplateRequest\x12\x0e\n\x06sha256\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\"\x16\n\x14ListTemplatesRequest\"?\n\x15ListTemplatesResponse\x12&\n\ttemplates\x18\x01 \x03(\x0b\x32\x13.aefarm.v1.Template\" \n\x12GetTemplateRequest\x12\n\n\x02id\x18\x01 \x01(\t\"|\n\rTemplateLayer\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x13\n\x0bsource_name\x18\x04 \x01(\t\x12\x1a\n\x12source_composition\x18\x05 \x01(\t\x12\x0f\n\x07\x65\x66\x66\x65\x63ts\x18\x06 \x03(\t\"0\n\x12TemplateController\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\xe3\x01\n\x13TemplateComposition\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x12\n\nframe_rate\x18\x04 \x01(\x01\x12\x10\n\x08\x64uration\x18\x05 \x01(\x01\x12\x1b\n\x13\x64isplay_start_frame\x18\x06 \x01(\x05\x12(\n\x06layers\x18\x07 \x03(\x0b\x32\x18.aefarm.v1.TemplateLayer\x12\x32\n\x0b\x63ontrollers\x18\x08 \x03(\x0b\x32\x1d.aefarm.v1.TemplateController\"\xa8\x01\n\x08Template\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x0b\n\x03url\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\x01\x12\x34\n\x0c\x63ompositions\x18\x07 \x03(\x0b\x32\x1e.aefarm.v1.TemplateComposition\x12\r\n\x05\x66onts\x18\x08 \x03(\t2\xeb\x01\n\x0fTemplateService\x12\x41\n\x0b\x41\x64\x64Template\x12\x1d.aefarm.v1.AddTemplateRequest\x1a\x13.aefarm.v1.Template\x12R\n\rListTemplates\x12\x1f.aefarm.v1.ListTemplatesRequest\x1a .aefarm.v1.ListTemplatesResponse\x12\x41\n\x0bGetTemplate\x12\x1d.aefarm.v1.GetTemplateRequest\x1a\x13.aefarm.v1.Templateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,11 +40,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTEMPLATEREQUEST']._serialized_start=197
   _globals['_GETTEMPLATEREQUEST']._serialized_end=229
   _globals['_TEMPLATELAYER']._serialized_start=231
-  _globals['_TEMPLATELAYER']._serialized_end=338
-  _globals['_TEMPLATECOMPOSITION']._serialized_start=341
-  _globals['_TEMPLATECOMPOSITION']._serialized_end=516
-  _globals['_TEMPLATE']._serialized_start=519
-  _globals['_TEMPLATE']._serialized_end=687
-  _globals['_TEMPLATESERVICE']._serialized_start=690
-  _globals['_TEMPLATESERVICE']._serialized_end=925
+  _globals['_TEMPLATELAYER']._serialized_end=355
+  _globals['_TEMPLATECONTROLLER']._serialized_start=357
+  _globals['_TEMPLATECONTROLLER']._serialized_end=405
+  _globals['_TEMPLATECOMPOSITION']._serialized_start=408
+  _globals['_TEMPLATECOMPOSITION']._serialized_end=635
+  _globals['_TEMPLATE']._serialized_start=638
+  _globals['_TEMPLATE']._serialized_end=806
+  _globals['_TEMPLATESERVICE']._serialized_start=809
+  _globals['_TEMPLATESERVICE']._serialized_end=1044
 # @@protoc_insertion_point(module_scope)

@@ -110,6 +110,7 @@ class TemplateLayer(_message.Message):
     TYPE_FIELD_NUMBER: _builtins.int
     SOURCE_NAME_FIELD_NUMBER: _builtins.int
     SOURCE_COMPOSITION_FIELD_NUMBER: _builtins.int
+    EFFECTS_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """1-based, as in ExtendScript and in job layerIndex."""
     name: _builtins.str
@@ -119,6 +120,10 @@ class TemplateLayer(_message.Message):
     """Name of the layer's source item, empty for a layer without a source."""
     source_composition: _builtins.str
     """For a precomp layer: the composition it shows."""
+    @_builtins.property
+    def effects(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Names of the layer's effects, top first."""
+
     def __init__(
         self,
         *,
@@ -127,14 +132,42 @@ class TemplateLayer(_message.Message):
         type: _builtins.str = ...,
         source_name: _builtins.str = ...,
         source_composition: _builtins.str = ...,
+        effects: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "name", b"name", "source_composition", b"source_composition", "source_name", b"source_name", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effects", b"effects", "index", b"index", "name", b"name", "source_composition", b"source_composition", "source_name", b"source_name", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TemplateLayer: _TypeAlias = TemplateLayer  # noqa: Y015
+
+@_typing.final
+class TemplateController(_message.Message):
+    """One controller of a composition's Essential Graphics panel."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    TYPE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    type: _builtins.str
+    """text, slider, angle, checkbox, color, point, multidimensional, dropdown, group, comment,
+    media or unknown.
+    """
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TemplateController: _TypeAlias = TemplateController  # noqa: Y015
 
 @_typing.final
 class TemplateComposition(_message.Message):
@@ -147,6 +180,7 @@ class TemplateComposition(_message.Message):
     DURATION_FIELD_NUMBER: _builtins.int
     DISPLAY_START_FRAME_FIELD_NUMBER: _builtins.int
     LAYERS_FIELD_NUMBER: _builtins.int
+    CONTROLLERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     width: _builtins.int
     height: _builtins.int
@@ -156,6 +190,8 @@ class TemplateComposition(_message.Message):
     display_start_frame: _builtins.int
     @_builtins.property
     def layers(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateLayer]: ...
+    @_builtins.property
+    def controllers(self) -> _containers.RepeatedCompositeFieldContainer[Global___TemplateController]: ...
     def __init__(
         self,
         *,
@@ -166,10 +202,11 @@ class TemplateComposition(_message.Message):
         duration: _builtins.float = ...,
         display_start_frame: _builtins.int = ...,
         layers: _abc.Iterable[Global___TemplateLayer] | None = ...,
+        controllers: _abc.Iterable[Global___TemplateController] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["display_start_frame", b"display_start_frame", "duration", b"duration", "frame_rate", b"frame_rate", "height", b"height", "layers", b"layers", "name", b"name", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["controllers", b"controllers", "display_start_frame", b"display_start_frame", "duration", b"duration", "frame_rate", b"frame_rate", "height", b"height", "layers", b"layers", "name", b"name", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

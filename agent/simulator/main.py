@@ -12,6 +12,13 @@ Environment:
   which flags are legal (`-mfr` from 22, `-mp` before 22, `-renderSettings` from 23).
 - `AEFARM_SIM_FAULTS`: comma-separated failure modes, described in
   `agent.simulator.faults`; a comp comment line `aefarm-sim: ...` adds more per template.
+- `AEFARM_SIM_NODE`: the Node.js program that runs `-r` scripts (default: `node` on PATH).
+
+`-r SCRIPT.jsx`, the flag of an aerender whose commandLineRenderer.jsx is patched as nexrender
+patches it, runs the script after the project opens and before the comp is looked up, with
+Node.js against an After Effects object model of the project (agent.simulator.script_host).
+What the script changes is rendered. A script that throws exits 5 with an
+`aerender ERROR: Error executing script ...` line that carries its error text and line.
 
 Missing or unreadable inputs exit as aerender does. A project file that does not exist, a
 comp, render-queue item or template that is not found, or a missing `-output` exits 7. A
@@ -57,6 +64,8 @@ from agent.simulator.scene import (
     read_comp,
     uses_frames_display,
 )
+from agent.simulator.script_host import ScriptError, ScriptHostError, run_script
+from agent.simulator.script_project import ProjectSession
 from agent.simulator.timecode import is_drop_frame_rate
 
 logger = logging.getLogger(__name__)
@@ -140,13 +149,13 @@ class Simulation:
             sleep_forever()
         if "exit_no_output" in self.faults:
             return
-        if self.request.script:
-            self.log.progress(
-                f"Not running script {self.request.script}: -r is nexrender's patched flag, "
-                "not aerender's, and the simulator runs no ExtendScript."
-            )
         if open_error is not None:
             raise open_error
+        if self.request.script:
+            # A patched aerender runs the script after opening the project and before looking
+            # for the comp, so the script may change or rename it.
+            project = self._run_script(project)
+            comp = self._find_comp(project)
         if comp is None or "comp_not_found" in self.faults:
             raise self._comp_not_found()
 
@@ -169,12 +178,7 @@ class Simulation:
             project = load_project(self.request.project)
         except AerenderError as error:
             return None, None, error
-        if self.request.rqindex is not None:
-            comp = find_render_queue_comp(project, self.request.rqindex)
-        elif self.request.comp is not None:
-            comp = find_comp(project, self.request.comp)
-        else:
-            comp = find_render_queue_comp(project, 1)
+        comp = self._find_comp(project)
         if comp is not None:
             try:
                 self.faults = self.faults.union(faults_from_comment(comp.comment or "", comp.name))
@@ -191,6 +195,38 @@ class Simulation:
             fields="fields" in self.faults,
         )
         return project, comp, None
+
+    def _find_comp(self, project: Any) -> Any | None:
+        if self.request.rqindex is not None:
+            return find_render_queue_comp(project, self.request.rqindex)
+        if self.request.comp is not None:
+            return find_comp(project, self.request.comp)
+        return find_render_queue_comp(project, 1)
+
+    def _run_script(self, project: Any) -> Any:
+        """Run the -r script on project and return the project it leaves open.
+
+        A script that throws, or that cannot run, stops the run with exit code 5 and an
+        `aerender ERROR:` line that names the script, its error text and line.
+        """
+        script = Path(str(self.request.script))
+        self.log.progress(f"Running Script: {script}")
+        session = ProjectSession(project, self.request.project)
+        try:
+            run_script(
+                script, session, mode="aerender", version=self.version.text, log=self.log.write_line
+            )
+        except ScriptError as error:
+            raise AerenderError(
+                ExitCode.SCRIPTING_ERROR,
+                f"aerender ERROR: Error executing script {script}: {error.describe()}",
+            ) from error
+        except ScriptHostError as error:
+            raise AerenderError(
+                ExitCode.SCRIPTING_ERROR,
+                f"aerender ERROR: Error executing script {script}: {error}",
+            ) from error
+        return session.project
 
     def _comp_not_found(self) -> AerenderError:
         if self.request.rqindex is not None:

@@ -31,6 +31,9 @@ class OutputModule:
     alpha: bool = False
     # yuv420p needs even width and height, so such modules pad by one pixel when needed.
     even_size: bool = False
+    # ffmpeg arguments of the audio stream, written when the comp has audio layers. Image
+    # sequences have none: After Effects never writes audio into them.
+    audio_args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,11 @@ class RenderSettings:
 
     name: str
     draft: bool = False
+
+
+# The stock movie templates write 48 kHz stereo: AAC in H.264 MP4s, 16-bit PCM in QuickTime.
+AAC_AUDIO = ("-c:a", "aac", "-b:a", "192k")
+PCM_AUDIO = ("-c:a", "pcm_s16le")
 
 
 def _h264(megabits: int) -> OutputModule:
@@ -51,6 +59,7 @@ def _h264(megabits: int) -> OutputModule:
         ),
         pixel_format="yuv420p",
         even_size=True,
+        audio_args=AAC_AUDIO,
     )  # fmt: skip
 
 
@@ -63,6 +72,7 @@ _MODULES = [
         extension="mov",
         codec_args=("-c:v", "prores_ks", "-profile:v", "2"),
         pixel_format="yuv422p10le",
+        audio_args=PCM_AUDIO,
     ),
     OutputModule(
         name="High Quality with Alpha",
@@ -70,9 +80,11 @@ _MODULES = [
         codec_args=("-c:v", "prores_ks", "-profile:v", "4"),
         pixel_format="yuva444p10le",
         alpha=True,
+        audio_args=PCM_AUDIO,
     ),
     OutputModule(
-        name="Lossless", extension="mov", codec_args=("-c:v", "qtrle"), pixel_format="rgb24"
+        name="Lossless", extension="mov", codec_args=("-c:v", "qtrle"), pixel_format="rgb24",
+        audio_args=PCM_AUDIO,
     ),
     OutputModule(
         name="Lossless with Alpha",
@@ -80,6 +92,7 @@ _MODULES = [
         codec_args=("-c:v", "qtrle"),
         pixel_format="argb",
         alpha=True,
+        audio_args=PCM_AUDIO,
     ),
     OutputModule(
         name="PNG Sequence", extension="png", codec_args=("-c:v", "png"),

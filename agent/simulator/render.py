@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from agent.simulator.audio import AudioClip, add_audio
 from agent.simulator.encode import FfmpegProcess
 from agent.simulator.errors import AerenderError, ExitCode
 from agent.simulator.faults import Faults
@@ -42,6 +43,11 @@ class RenderPlan:
     @property
     def frame_indices(self) -> range:
         return range(self.first_index, self.last_index + 1, self.step)
+
+    @property
+    def has_audio(self) -> bool:
+        """Tell whether the output gets an audio stream: a movie module and heard layers."""
+        return bool(self.module.audio_args) and bool(self.scene.audio)
 
     def displayed(self, index: int) -> int:
         return self.scene.display_start_frame + index
@@ -84,9 +90,11 @@ def render_comp(plan: RenderPlan, log: RenderLog) -> None:
 
 
 def _check_missing_footage(plan: RenderPlan, log: RenderLog) -> None:
-    missing = [
+    missing: list[FootageLayer | AudioClip] = [
         layer for layer in plan.scene.walk() if isinstance(layer, FootageLayer) and layer.missing
     ]
+    # A missing sound file is missing footage too, even for outputs without audio.
+    missing += [clip for clip in plan.scene.audio if clip.missing]
     details = [
         f'Missing footage: "{layer.path or "placeholder"}" in layer "{layer.name}".'
         for layer in missing
@@ -108,6 +116,13 @@ def _encode(plan: RenderPlan, log: RenderLog, work_dir: Path) -> None:
     builder = GraphBuilder(graph, work_dir, find_font_file())
     comp_label = builder.draw_comp(plan.scene, plan.last_index + 1, plan.module.alpha)
     graph.chains.append(f"{comp_label}{','.join(_output_filters(plan))}[out]")
+    audio_label = None
+    if plan.has_audio:
+        rate = plan.scene.rate
+        start = float(plan.first_index / rate)
+        # The output lasts its frame count times each frame's step / rate seconds.
+        duration = float(len(plan.frame_indices) * plan.step / rate)
+        audio_label = add_audio(graph, plan.scene.audio, start, duration)
     for warning in graph.warnings:
         log.warning(warning)
 
@@ -119,7 +134,7 @@ def _encode(plan: RenderPlan, log: RenderLog, work_dir: Path) -> None:
     reporter = FrameReporter(
         log, [plan.displayed(i) for i in indices], plan.scene.rate, plan.faults
     )
-    ffmpeg = FfmpegProcess(_ffmpeg_arguments(plan, graph, frame_limit), work_dir)
+    ffmpeg = FfmpegProcess(_ffmpeg_arguments(plan, graph, frame_limit, audio_label), work_dir)
     for done in ffmpeg.frames_done():
         reporter.advance(min(done, frame_limit))
         if "hang_mid_render" in plan.faults and reporter.reported >= frame_limit:
@@ -140,7 +155,9 @@ def _encode(plan: RenderPlan, log: RenderLog, work_dir: Path) -> None:
         sleep_forever()
 
 
-def _ffmpeg_arguments(plan: RenderPlan, graph: FilterGraph, frame_limit: int) -> list[str]:
+def _ffmpeg_arguments(
+    plan: RenderPlan, graph: FilterGraph, frame_limit: int, audio_label: str | None = None
+) -> list[str]:
     output_rate = plan.scene.rate / plan.step
     arguments = [
         *graph.input_arguments(),
@@ -148,6 +165,8 @@ def _ffmpeg_arguments(plan: RenderPlan, graph: FilterGraph, frame_limit: int) ->
         "-r", f"{output_rate.numerator}/{output_rate.denominator}",
         "-frames:v", str(frame_limit), *plan.module.codec_args,
     ]  # fmt: skip
+    if audio_label is not None:
+        arguments += ["-map", audio_label, *plan.module.audio_args]
     if plan.module.sequence:
         start_number = plan.displayed(plan.first_index)
         arguments += ["-f", "image2", "-start_number", str(start_number)]

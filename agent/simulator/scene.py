@@ -2,8 +2,12 @@
 
 py-aep lists a comp's layers top first with 0-based `.index` values (ExtendScript counts
 from 1); `CompScene.layers` lists them bottom first, in drawing order. The renderer draws
-solids, file footage (stills, movies, image sequences), text and precomps. It skips guide,
-null, adjustment, shape, camera and light layers, disabled layers and audio-only footage.
+solids, file footage (stills, movies, image sequences), text and precomps. Text takes the
+Fill Color of a text animator that covers all of it (agent/simulator/text_animators.py). It
+skips guide, null, adjustment, shape, camera and light layers, disabled layers and audio-only
+footage. `CompScene.audio` lists the layers that are heard (agent/simulator/audio.py). A
+footage file missing at its stored path is looked for at its stored path relative to the
+project (agent/simulator/footage_paths.py).
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from typing import Any
 
 import py_aep
 
+from agent.simulator.audio import AudioClip, read_audio
 from agent.simulator.errors import AerenderError, ExitCode
+from agent.simulator.footage_paths import footage_path, project_file_of
+from agent.simulator.text_animators import animator_fill_color
 from agent.simulator.timecode import frame_rate_fraction
 
 logger = logging.getLogger(__name__)
@@ -111,6 +118,8 @@ class CompScene:
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     comment: str = ""
     layers: list[Layer] = field(default_factory=list)
+    # The heard layers of this comp and its precomps, in this comp's time.
+    audio: list[AudioClip] = field(default_factory=list)
 
     @property
     def frame_count(self) -> int:
@@ -220,6 +229,7 @@ def read_comp(comp: Any, depth: int = 0) -> CompScene:
         drop_frame=bool(getattr(comp, "drop_frame", False)),
         background=_rgb(getattr(comp, "bg_color", None) or (0.0, 0.0, 0.0)),
         comment=comp.comment or "",
+        audio=read_audio(comp),
     )
     for layer in reversed(comp.layers):
         converted = _read_layer(layer, depth)
@@ -271,7 +281,7 @@ def _footage_layer(layer: Any, source: Any, placement: Placement, timing: Timing
             layer.name, placement, timing, None, "placeholder", width, height, frame_rate, True
         )
 
-    path = Path(main_source.file)
+    path = footage_path(main_source, project_file_of(source))
     if main_source.is_still:
         kind = "still"
     elif path.suffix.lower() in IMAGE_EXTENSIONS:
@@ -297,7 +307,8 @@ def _text_layer(layer: Any, placement: Placement, timing: Timing) -> TextLayer:
         # After Effects separates lines with carriage returns.
         text=str(document.text).replace("\r\n", "\n").replace("\r", "\n"),
         font_size=float(document.font_size),
-        fill_color=_rgb(document.fill_color),
+        # A text animator's Fill Color over all of the text replaces the document's colour.
+        fill_color=animator_fill_color(layer) or _rgb(document.fill_color),
         justification=justification,
     )
 

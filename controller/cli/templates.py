@@ -58,7 +58,7 @@ def add_template_commands(
     show = actions.add_parser(
         "show",
         parents=[address, as_json],
-        help="show a template's compositions, layers and fonts",
+        help="show a template's compositions, layers, effects, controllers and fonts",
         description="Show one template, found by id or name.",
     )
     show.add_argument("id", metavar="ID|NAME", help="template id or name")
@@ -166,8 +166,13 @@ def template_to_dict(template: templates_pb2.Template) -> dict[str, Any]:
                         "type": layer.type,
                         "source": layer.source_name or None,
                         "source_composition": layer.source_composition or None,
+                        "effects": list(layer.effects),
                     }
                     for layer in comp.layers
+                ],
+                "controllers": [
+                    {"name": controller.name, "type": controller.type}
+                    for controller in comp.controllers
                 ],
             }
             for comp in template.compositions
@@ -193,4 +198,10 @@ def template_detail(template: dict[str, Any]) -> str:
             source = layer["source_composition"] or layer["source"]
             shown = f"  <- {source}" if source else ""
             lines.append(f"  {layer['index']:>3}  {layer['type']:<10}  {layer['name']}{shown}")
+            if layer["effects"]:
+                lines.append(f"       effects: {', '.join(layer['effects'])}")
+        if comp["controllers"]:
+            lines.append("  Essential Graphics controllers:")
+            for controller in comp["controllers"]:
+                lines.append(f"       {controller['type']:<10}  {controller['name']}")
     return "\n".join(lines)

@@ -7,7 +7,11 @@ Accepted fields per asset type, as both job shapes write them:
   because an agent always copies footage into the job's workspace.
 - text (Nexrender Cloud): layerName or layerIndex, composition, value. It sets Source Text.
 - data: layerName or layerIndex, composition, property, value and/or expression.
+- essential (Nexrender Cloud): property (an Essential Graphics controller's name), value, and
+  optionally composition and layerName or layerIndex of a precomposition layer.
 - static: src, name. script: src, keyword, parameters. font (aefarm): src, name.
+- function (Nexrender Cloud): code (ExtendScript source), keyword, parameters (an object);
+  see controller.jobspec.scripts.
 - job (Nexrender Cloud): a nested job; see controller.jobspec.cloud.
 """
 
@@ -35,6 +39,7 @@ from controller.jobspec.fields import (
 from controller.jobspec.models import (
     Asset,
     DataAsset,
+    EssentialAsset,
     FontAsset,
     FootageAsset,
     NestedJob,
@@ -42,22 +47,16 @@ from controller.jobspec.models import (
 )
 from controller.jobspec.names import check_workspace_name
 from controller.jobspec.problems import Problems, describe, member, unknown_choice
-from controller.jobspec.scripts import parse_script
+from controller.jobspec.scripts import parse_function, parse_script
 from controller.jobspec.sources import artifact_sha256, take_src
 
 logger = logging.getLogger(__name__)
 
 FOOTAGE_TYPES = ("image", "video", "audio")
-ASSET_TYPES = ("audio", "data", "font", "image", "job", "script", "static", "text", "video")
-UNSUPPORTED_TYPES = {
-    "essential": (
-        'asset type "essential" is not supported yet; set an Essential Graphics property '
-        'with a data asset whose property is "Essential Properties->NAME"'
-    ),
-    "function": (
-        'asset type "function" is not supported yet; run the code with a script asset instead'
-    ),
-}
+ASSET_TYPES = (
+    "audio", "data", "essential", "font", "function", "image", "job", "script", "static", "text",
+    "video",
+)  # fmt: skip
 
 _LAYER_FIELDS = ("layerName", "layerIndex", "composition", "everyMatch")
 _FOOTAGE_FIELDS = (
@@ -65,6 +64,7 @@ _FOOTAGE_FIELDS = (
 )  # fmt: skip
 _TEXT_FIELDS = ("type", *_LAYER_FIELDS, "value")
 _DATA_FIELDS = ("type", *_LAYER_FIELDS, "property", "value", "expression")
+_ESSENTIAL_FIELDS = ("type", *_LAYER_FIELDS, "property", "value")
 _FILE_FIELDS = ("type", "src", "name")
 _EXTENSION = re.compile(r"[A-Za-z0-9]{1,16}\Z")
 
@@ -109,9 +109,6 @@ def _check_type(raw: dict[str, Any], at: str, problems: Problems) -> bool:
     if not isinstance(asset_type, str):
         problems.add(path, f"asset type must be a string, not {describe(asset_type)}")
         return False
-    if asset_type in UNSUPPORTED_TYPES:
-        problems.add(path, UNSUPPORTED_TYPES[asset_type])
-        return False
     if asset_type not in ASSET_TYPES:
         problems.add(path, unknown_choice("asset type", asset_type, ASSET_TYPES))
         return False
@@ -139,8 +136,12 @@ def _parse_asset(raw: dict[str, Any], at: str, problems: Problems) -> Asset | No
         return _parse_text(raw, at, problems)
     if asset_type == "data":
         return _parse_data(raw, at, problems)
+    if asset_type == "essential":
+        return _parse_essential(raw, at, problems)
     if asset_type == "script":
         return parse_script(raw, at, problems)
+    if asset_type == "function":
+        return parse_function(raw, at, problems)
     if asset_type == "static":
         return _parse_file(StaticAsset, raw, at, problems)
     return _parse_file(FontAsset, raw, at, problems)
@@ -206,6 +207,54 @@ def _parse_data(raw: dict[str, Any], at: str, problems: Problems) -> DataAsset |
     fields.copy("value", "value")
     fields.copy("expression", "expression")
     return build(DataAsset, fields, problems)
+
+
+def _parse_essential(raw: dict[str, Any], at: str, problems: Problems) -> EssentialAsset | None:
+    check_known_fields(raw, _ESSENTIAL_FIELDS, at, problems)
+    fields = Fields(raw, at)
+    if present(raw, "layerName") or present(raw, "layerIndex"):
+        _take_layer_target(fields, problems, "essential asset")
+    else:
+        check_composition(raw.get("composition"), fields.path("composition"), problems)
+        fields.copy("composition", "composition")
+        if raw.get("everyMatch") is not None:
+            problems.add(
+                fields.path("everyMatch"),
+                "everyMatch applies to layers named by layerName; give layerName, or remove "
+                "everyMatch",
+            )
+    name = raw.get("property")
+    if name is None:
+        problems.add(
+            fields.path("property"),
+            "missing: an essential asset needs property, the name of a controller as the "
+            "Essential Graphics panel shows it",
+        )
+    else:
+        check_not_empty(name, fields.path("property"), problems, "property")
+    fields.copy("property", "property")
+    value = raw.get("value")
+    fields.expect("value", "value")
+    if value is None:
+        problems.add(fields.path("value"), "missing: an essential asset needs value")
+    elif not _is_essential_value(value):
+        problems.add(
+            fields.path("value"),
+            f"value {describe(value)} is no controller value; give a string (text), a number "
+            "(slider, angle, dropdown), true or false (checkbox), or an array of numbers "
+            "(colour, point)",
+        )
+    else:
+        fields.put("value", value, "value")
+    return build(EssentialAsset, fields, problems)
+
+
+def _is_essential_value(value: Any) -> bool:
+    if isinstance(value, str | bool | int | float):
+        return True
+    if not isinstance(value, list) or not value:
+        return False
+    return all(isinstance(item, int | float) and not isinstance(item, bool) for item in value)
 
 
 def split_property(text: str) -> list[str] | None:

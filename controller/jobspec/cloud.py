@@ -1,15 +1,23 @@
 """Parsing jobs in the Nexrender Cloud shape: render jobs, their nested jobs, and join jobs.
 
 A render job is {template {id | src, composition}, assets[], settings | preview, fonts, upload,
-webhook}. Each asset of type "job" is a nested job {type, layerName, composition?, template,
-assets?, preview?, settings?} whose output replaces the footage of layerName in the parent.
-composition there names the parent's composition that contains the layer (default: every one).
-Nested jobs may have nested jobs, MAX_NESTING_DEPTH levels deep. A nested job that names no
-engine renders with its parent's engine.
+webhook, priority, tags}. Each asset of type "job" is a nested job whose output replaces the
+footage of layerName in the parent. It is written in one of two ways:
 
-A join job is {"type": "join", assets[], settings?, webhook?, upload?}: assets is the ordered
-list of clips, each {type: "video", src} or {type: "job", template, assets?, preview?,
-settings?}. Its settings take only codec (the joined video's, video_* codecs only) and engine
+- inline, as a render: {type, layerName, composition?, template, assets?, preview?, settings?};
+- as a complete job: {type, layerName, composition?, job}, where job is a render job or a join
+  job written exactly as a top-level job of this shape, so the output of a join can fill a
+  layer.
+
+composition there names the parent's composition that contains the layer (default: every one).
+Nested jobs may have nested jobs, MAX_NESTING_DEPTH levels deep, and the job in a job field
+counts at the level of its asset. A nested job that names no engine renders with its parent's
+engine.
+
+A join job is {"type": "join", assets[], settings?, webhook?, upload?, priority?, tags?}: assets
+is the ordered list of clips, each {type: "video", src}, an inline render {type: "job",
+template, assets?, preview?, settings?} or a complete job {type: "job", job}, which may be a
+join too. Its settings take only codec (the joined video's, video_* codecs only) and engine
 (inherited by its job inputs).
 """
 
@@ -50,28 +58,29 @@ CLOUD_FIELDS = (
     "template", "assets", "settings", "preview", "fonts", "upload", "webhook", "type",
     "priority", "tags",
 )  # fmt: skip
-NESTED_JOB_FIELDS = (
-    "type",
-    "layerName",
-    "composition",
-    "template",
-    "assets",
-    "preview",
-    "settings",
-)
+# The fields of an inline nested render, which a complete job in the job field replaces.
+INLINE_RENDER_FIELDS = ("template", "assets", "preview", "settings")
+NESTED_JOB_FIELDS = ("type", "layerName", "composition", *INLINE_RENDER_FIELDS, "job")
 JOIN_FIELDS = ("type", "assets", "settings", "webhook", "upload", "priority", "tags")
 JOIN_VIDEO_FIELDS = ("type", "src")
-JOIN_JOB_FIELDS = ("type", "template", "assets", "preview", "settings")
+JOIN_JOB_FIELDS = ("type", *INLINE_RENDER_FIELDS, "job")
 # A guard against runaway recursion, chosen by aefarm rather than taken from After Effects.
 MAX_NESTING_DEPTH = 10
 
 
 def parse_cloud_job(obj: dict[str, Any], problems: Problems) -> JobSpec | None:
     """Parse a job object in the Nexrender Cloud shape; "type": "join" makes it a join job."""
+    return _parse_complete_job(obj, ROOT, problems, depth=0, engine=DEFAULT_ENGINE)
+
+
+def _parse_complete_job(
+    obj: dict[str, Any], at: str, problems: Problems, *, depth: int, engine: str
+) -> JobSpec | None:
+    """Parse a render or join job written as a top-level job: the job itself or a job field."""
     if obj.get("type") == "join":
-        return _parse_join_job(obj, problems)
-    check_known_fields(obj, CLOUD_FIELDS, ROOT, problems)
-    fields = Fields(obj, ROOT)
+        return _parse_join_job(obj, at, problems, depth=depth, engine=engine)
+    check_known_fields(obj, CLOUD_FIELDS, at, problems)
+    fields = Fields(obj, at)
     if present(obj, "type"):
         problems.add(
             fields.path("type"),
@@ -79,7 +88,7 @@ def parse_cloud_job(obj: dict[str, Any], problems: Problems) -> JobSpec | None:
             "or leave type out for a render job",
         )
     fields.put("shape", "cloud")
-    _take_render(fields, problems, depth=0, engine=DEFAULT_ENGINE)
+    _take_render(fields, problems, depth=depth, engine=engine)
     _take_fonts(fields, problems)
     _take_delivery(fields, problems)
     take_scheduling(fields, problems)
@@ -133,8 +142,7 @@ def _parse_preview_or_settings(
 def _parse_nested_job(
     raw: dict[str, Any], at: str, *, problems: Problems, depth: int, engine: str
 ) -> NestedJob | None:
-    if depth > MAX_NESTING_DEPTH:
-        problems.add(at, f"nested jobs go deeper than {MAX_NESTING_DEPTH} levels; flatten them")
+    if not _check_depth(depth, at, problems):
         return None
     check_known_fields(raw, NESTED_JOB_FIELDS, at, problems, ignored=("layerIndex",))
     fields = Fields(raw, at)
@@ -157,18 +165,47 @@ def _parse_nested_job(
     job = _parse_job_of(raw, at, problems, depth=depth, engine=engine)
     if job is None:
         return None
-    fields.put("job", job)
+    fields.put("job", job, "job" if present(raw, "job") else None)
     return build(NestedJob, fields, problems)
+
+
+def _check_depth(depth: int, at: str, problems: Problems) -> bool:
+    if depth <= MAX_NESTING_DEPTH:
+        return True
+    problems.add(at, f"nested jobs go deeper than {MAX_NESTING_DEPTH} levels; flatten them")
+    return False
 
 
 def _parse_job_of(
     raw: dict[str, Any], at: str, problems: Problems, *, depth: int, engine: str
 ) -> JobSpec | None:
-    """Parse the render job that a nested job or a join input describes."""
+    """Parse the job that a nested job asset or a join input describes.
+
+    That is the complete job in its job field, or else the render its inline fields describe.
+    """
+    if present(raw, "job"):
+        return _parse_job_field(raw, at, problems, depth=depth, engine=engine)
     fields = Fields(raw, at)
     fields.put("shape", "cloud")
     _take_render(fields, problems, depth=depth, engine=engine)
     return build(JobSpec, fields, problems)
+
+
+def _parse_job_field(
+    raw: dict[str, Any], at: str, problems: Problems, *, depth: int, engine: str
+) -> JobSpec | None:
+    for key in INLINE_RENDER_FIELDS:
+        if present(raw, key):
+            problems.add(
+                member(at, key),
+                f"{key} cannot be combined with job, because job already contains the complete "
+                f"nested job; move {key} into job, or remove job",
+            )
+    path = member(at, "job")
+    job = object_at(raw["job"], path, problems, "job")
+    if job is None:
+        return None
+    return _parse_complete_job(job, path, problems, depth=depth, engine=engine)
 
 
 def _take_fonts(fields: Fields, problems: Problems) -> None:
@@ -194,23 +231,31 @@ def _take_delivery(fields: Fields, problems: Problems) -> None:
             fields.put("upload", upload, "upload")
 
 
-def _parse_join_job(obj: dict[str, Any], problems: Problems) -> JobSpec | None:
-    check_known_fields(obj, JOIN_FIELDS, ROOT, problems)
-    fields = Fields(obj, ROOT)
+def _parse_join_job(
+    obj: dict[str, Any], at: str, problems: Problems, *, depth: int, engine: str
+) -> JobSpec | None:
+    check_known_fields(obj, JOIN_FIELDS, at, problems)
+    fields = Fields(obj, at)
     fields.put("kind", "join", "type")
     fields.put("shape", "cloud")
-    settings = parse_join_settings(obj.get("settings"), fields.path("settings"), problems)
+    settings = parse_join_settings(
+        obj.get("settings"), fields.path("settings"), problems, engine=engine
+    )
     if settings is not None:
         fields.put("settings", settings, "settings")
-    engine = settings.engine if settings is not None else DEFAULT_ENGINE
-    inputs = _parse_join_inputs(obj.get("assets"), fields.path("assets"), problems, engine)
+    input_engine = settings.engine if settings is not None else engine
+    inputs = _parse_join_inputs(
+        obj.get("assets"), fields.path("assets"), problems, depth=depth + 1, engine=input_engine
+    )
     fields.put("join_inputs", inputs, "assets")
     _take_delivery(fields, problems)
     take_scheduling(fields, problems)
     return build(JobSpec, fields, problems)
 
 
-def _parse_join_inputs(value: Any, at: str, problems: Problems, engine: str) -> list[JoinInput]:
+def _parse_join_inputs(
+    value: Any, at: str, problems: Problems, *, depth: int, engine: str
+) -> list[JoinInput]:
     if value is None:
         problems.add(at, "missing: a join job needs assets, the ordered list of clips to join")
         return []
@@ -223,14 +268,14 @@ def _parse_join_inputs(value: Any, at: str, problems: Problems, engine: str) -> 
         raw = object_at(item, path, problems, "a join input")
         if raw is None:
             continue
-        join_input = _parse_join_input(raw, path, problems, engine)
+        join_input = _parse_join_input(raw, path, problems, depth=depth, engine=engine)
         if join_input is not None:
             inputs.append(join_input)
     return inputs
 
 
 def _parse_join_input(
-    raw: dict[str, Any], at: str, problems: Problems, engine: str
+    raw: dict[str, Any], at: str, problems: Problems, *, depth: int, engine: str
 ) -> JoinInput | None:
     input_type = raw.get("type")
     fields = Fields(raw, at)
@@ -238,17 +283,19 @@ def _parse_join_input(
         check_known_fields(raw, JOIN_VIDEO_FIELDS, at, problems)
         take_src(fields, problems)
     elif input_type == "job":
+        if not _check_depth(depth, at, problems):
+            return None
         check_known_fields(raw, JOIN_JOB_FIELDS, at, problems)
-        job = _parse_job_of(raw, at, problems, depth=1, engine=engine)
+        job = _parse_job_of(raw, at, problems, depth=depth, engine=engine)
         if job is None:
             return None
-        fields.put("job", job)
+        fields.put("job", job, "job" if present(raw, "job") else None)
     else:
         shown = "missing" if input_type is None else f"invalid type {describe(input_type)}"
         problems.add(
             fields.path("type"),
-            f'{shown}: a join job input is {{"type": "video", "src": ...}} or a job '
-            '{"type": "job", "template": ...}',
+            f'{shown}: a join job input is {{"type": "video", "src": ...}}, a render '
+            '{"type": "job", "template": ...} or a complete job {"type": "job", "job": {...}}',
         )
         return None
     return build(JoinInput, fields, problems)

@@ -66,6 +66,22 @@ class DataAsset(LayerTarget):
     expression: str | None = None
 
 
+class EssentialAsset(LayerTarget):
+    """A value set through an Essential Graphics controller, named as in the panel.
+
+    Without a layer it sets a controller of composition (None means the template's
+    composition). With a layer it sets that precomposition layer's own value of a controller of
+    the composition the layer shows, and composition is the one that contains the layer.
+    """
+
+    type: Literal["essential"] = "essential"
+    property: str
+    value: Any
+
+    def has_layer(self) -> bool:
+        return self.layer_name is not None or self.layer_index is not None
+
+
 class StaticAsset(Spec):
     type: Literal["static"] = "static"
     src: str
@@ -80,6 +96,15 @@ class ScriptAsset(Spec):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class FunctionAsset(Spec):
+    """ExtendScript source given in the job (Nexrender Cloud), run like a script asset."""
+
+    type: Literal["function"] = "function"
+    code: str
+    keyword: str = "NX"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
 class FontAsset(Spec):
     type: Literal["font"] = "font"
     src: str
@@ -87,7 +112,13 @@ class FontAsset(Spec):
 
 
 Asset = Annotated[
-    FootageAsset | DataAsset | StaticAsset | ScriptAsset | FontAsset,
+    FootageAsset
+    | DataAsset
+    | StaticAsset
+    | ScriptAsset
+    | FontAsset
+    | EssentialAsset
+    | FunctionAsset,
     Field(discriminator="type"),
 ]
 

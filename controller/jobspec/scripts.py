@@ -1,4 +1,8 @@
-"""Parsing script assets: a user ExtendScript with parameters that it reads by keyword."""
+"""Parsing script and function assets: user ExtendScript with parameters it reads by keyword.
+
+A script asset names its file by src. A function asset (Nexrender Cloud) carries the source
+itself in code, with parameters as an object of name to value, and runs like a script asset.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,18 @@ import re
 from typing import Any
 
 from controller.jobspec.fields import Fields, build, check_known_fields, list_at, object_at
-from controller.jobspec.models import ScriptAsset
+from controller.jobspec.models import FunctionAsset, ScriptAsset
 from controller.jobspec.problems import Problems, describe, json_type, member, quoted_list
 from controller.jobspec.sources import take_src
 
 logger = logging.getLogger(__name__)
 
 _SCRIPT_FIELDS = ("type", "src", "keyword", "parameters")
+_FUNCTION_FIELDS = ("type", "code", "keyword", "parameters")
+# UTF-8 bytes of code one function asset may carry. The code travels in the task of every
+# lease, and a gRPC message holds at most 16 MiB (controller/server.py), so a longer script
+# belongs in a file that a script asset's src names.
+MAX_FUNCTION_CODE_BYTES = 1024 * 1024
 _PARAMETER_FIELDS = ("key", "value", "type")
 # JSON types a parameter may declare. nexrender's "function" type would splice code into the
 # generated script, and aefarm passes parameters only as JSON literals.
@@ -28,7 +37,57 @@ def parse_script(raw: dict[str, Any], at: str, problems: Problems) -> ScriptAsse
     check_known_fields(raw, _SCRIPT_FIELDS, at, problems)
     fields = Fields(raw, at)
     take_src(fields, problems)
-    keyword = raw.get("keyword")
+    _take_keyword(fields, problems)
+    if raw.get("parameters") is not None:
+        parameters = _parse_parameters(raw["parameters"], fields.path("parameters"), problems)
+        fields.put("parameters", parameters, "parameters")
+    return build(ScriptAsset, fields, problems)
+
+
+def parse_function(raw: dict[str, Any], at: str, problems: Problems) -> FunctionAsset | None:
+    """Parse a function asset: ExtendScript source in code, parameters as a JSON object."""
+    check_known_fields(raw, _FUNCTION_FIELDS, at, problems)
+    fields = Fields(raw, at)
+    _check_code(raw.get("code"), fields.path("code"), problems)
+    fields.copy("code", "code")
+    _take_keyword(fields, problems)
+    parameters = raw.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        problems.add(
+            fields.path("parameters"),
+            "parameters of a function asset must be an object of name to value, such as "
+            f'{{"title": "Hello"}}, not {json_type(parameters)} {describe(parameters)}',
+        )
+    elif parameters is not None:
+        fields.put("parameters", parameters, "parameters")
+    return build(FunctionAsset, fields, problems)
+
+
+def _check_code(code: Any, path: str, problems: Problems) -> None:
+    # A NUL character is reported for every text of the job by limits.check_raw_limits.
+    if code is None:
+        problems.add(path, "missing: a function asset needs code, the ExtendScript source to run")
+    elif not isinstance(code, str):
+        problems.add(path, f"code must be a string of ExtendScript, not {json_type(code)}")
+    elif not code.strip():
+        problems.add(path, "code is empty; give the ExtendScript source to run")
+    elif len(code.encode("utf-8", "surrogatepass")) > MAX_FUNCTION_CODE_BYTES:
+        size = len(code.encode("utf-8", "surrogatepass"))
+        problems.add(
+            path,
+            f"code is {size} bytes, more than {MAX_FUNCTION_CODE_BYTES}; put the script in a "
+            "file and give a script asset whose src names it",
+        )
+    elif any("\ud800" <= character <= "\udfff" for character in code):
+        problems.add(
+            path,
+            "code contains an unpaired UTF-16 surrogate (\\ud800 to \\udfff), which is not "
+            "text; remove it or pair it",
+        )
+
+
+def _take_keyword(fields: Fields, problems: Problems) -> None:
+    keyword = fields.raw.get("keyword")
     if isinstance(keyword, str) and not _IDENTIFIER.match(keyword):
         problems.add(
             fields.path("keyword"),
@@ -36,10 +95,6 @@ def parse_script(raw: dict[str, Any], at: str, problems: Problems) -> ScriptAsse
             'digits, "_" or "$", not starting with a digit, such as "NX"',
         )
     fields.copy("keyword", "keyword")
-    if raw.get("parameters") is not None:
-        parameters = _parse_parameters(raw["parameters"], fields.path("parameters"), problems)
-        fields.put("parameters", parameters, "parameters")
-    return build(ScriptAsset, fields, problems)
 
 
 def _parse_parameters(value: Any, at: str, problems: Problems) -> dict[str, Any]:

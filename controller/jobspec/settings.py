@@ -76,8 +76,13 @@ def take_render_limits(fields: Fields, problems: Problems) -> None:
     fields.copy("allow_missing_fonts", "allowMissingFonts")
 
 
-def parse_join_settings(value: Any, at: str, problems: Problems) -> RenderSettings | None:
-    """Parse a join job's settings: the joined video's codec and the job inputs' engine."""
+def parse_join_settings(
+    value: Any, at: str, problems: Problems, *, engine: str | None = None
+) -> RenderSettings | None:
+    """Parse a join job's settings: the joined video's codec and the job inputs' engine.
+
+    engine applies when the settings name none, as for a join nested in a render.
+    """
     raw = {} if value is None else object_at(value, at, problems, "settings")
     if raw is None:
         return None
@@ -113,7 +118,7 @@ def parse_join_settings(value: Any, at: str, problems: Problems) -> RenderSettin
         fields.put("codec", DEFAULT_CODEC)
     else:
         fields.put("codec", codec, "codec")
-    _take_engine(fields, problems, None)
+    _take_engine(fields, problems, engine)
     return build(RenderSettings, fields, problems)
 
 

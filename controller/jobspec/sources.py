@@ -74,9 +74,10 @@ def local_source_uri(value: str, base_dir: Path) -> str | None:
 def resolve_local_sources(obj: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     """Return a copy of a raw job whose local source paths are file URIs.
 
-    Covers template.src and the src of every asset, also inside nested jobs and the job inputs
-    of a join job. Relative paths are resolved against base_dir, the job file's folder. URIs
-    and values of the wrong type are left as they are for the parser to check.
+    Covers template.src and the src of every asset, also inside nested jobs (inline or in a job
+    field) and the job inputs of a join job. Relative paths are resolved against base_dir, the
+    job file's folder. URIs and values of the wrong type are left as they are for the parser to
+    check.
     """
     resolved = copy.deepcopy(obj)
     _resolve_job(resolved, base_dir)
@@ -95,7 +96,9 @@ def _resolve_job(job: dict[str, Any], base_dir: Path) -> None:
             continue
         _resolve_src(asset, base_dir)
         if asset.get("type") == "job":
-            _resolve_job(asset, base_dir)
+            # A nested job is written inline in the asset, or as a complete job in its job field.
+            job_field = asset.get("job")
+            _resolve_job(job_field if isinstance(job_field, dict) else asset, base_dir)
 
 
 def _resolve_src(holder: dict[str, Any], base_dir: Path) -> None:

@@ -135,9 +135,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                 reason="applied before",
             )
             # The first apply may not be synced yet; -1 holds the Ack until it is.
-            self.coordinator.send_to_agent(
-                agent_id, agent_pb2.ControllerMessage(ack=ack), gate=-1
-            )
+            self.coordinator.send_to_agent(agent_id, agent_pb2.ControllerMessage(ack=ack), gate=-1)
             return
         missing = tuple(
             output.url

@@ -10,7 +10,7 @@ from controller.coordinator import Coordinator
 from controller.errors import AttemptNotFound, InvalidRequest, JobNotFound
 from controller.job_filters import list_filtered
 from controller.jobspec.models import JobSpec
-from controller.jobspec.parse import JobRejected
+from controller.jobspec.parse import JobRejected, load_json
 from controller.priorities import set_priority
 from controller.services.watch import watch_job
 from controller.status import Context, stream_errors, unary_errors
@@ -40,7 +40,7 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
     def validate_text(self, text: str) -> JobSpec:
         """Run every check of Submit and return the spec; raise JobRejected on a problem."""
         spec = validate_job(text, self.templates)
-        problems = url_problems(spec, self.webhooks)
+        problems = url_problems(spec, self.webhooks, load_json(text))
         if problems:
             raise JobRejected(problems)
         return spec

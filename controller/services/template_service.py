@@ -103,8 +103,15 @@ def template_message(record: TemplateRecord) -> templates_pb2.Template:
                         type=layer.type,
                         source_name=layer.source_name,
                         source_composition=layer.source_composition,
+                        effects=[effect.name for effect in layer.properties.effects]
+                        if layer.properties is not None
+                        else [],
                     )
                     for layer in comp.layers
+                ],
+                controllers=[
+                    templates_pb2.TemplateController(name=controller.name, type=controller.type)
+                    for controller in comp.controllers or ()
                 ],
             )
         )

@@ -184,6 +184,9 @@ def test_missing_result_names_the_runner(tmp_path: Path) -> None:
     with pytest.raises(LeaseFailure) as caught:
         read_result(tmp_path / "none.json", "patched-aerender")
     assert "commandLineRenderer.jsx" in caught.value.message
+    # The simulator runs -r scripts when it finds Node.js.
+    assert "Node.js" in caught.value.message
+    assert "ignores" not in caught.value.message
 
 
 def test_parameters_must_be_an_object(tmp_path: Path) -> None:
@@ -200,6 +203,13 @@ def test_afterfx_command(tmp_path: Path) -> None:
         assert command[0] == "osascript"
     else:
         assert command == ["C:/Adobe/AfterFX.exe", "-r", str(wrapper)]
+
+
+def test_afterfx_command_of_a_whole_command(tmp_path: Path) -> None:
+    wrapper = tmp_path / "w.jsx"
+    command = afterfx_command((sys.executable, "-m", "agent.simulator.afterfx"), wrapper)
+
+    assert command == [sys.executable, "-m", "agent.simulator.afterfx", "-r", str(wrapper)]
 
 
 def test_no_runner_fails_with_script_runner_missing(tmp_path: Path) -> None:

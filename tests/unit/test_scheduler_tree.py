@@ -197,6 +197,84 @@ def test_join_waits_for_job_inputs_in_order() -> None:
     ]
 
 
+def join_spec(*inputs: JoinInput) -> JobSpec:
+    return JobSpec(
+        kind="join", settings=RenderSettings(codec="video_h264_vbr_15mbps"), join_inputs=inputs
+    )
+
+
+def test_join_output_fills_parent_layer() -> None:
+    farm = Harness()
+    farm.connect("render-1", slots=2)
+    join = join_spec(
+        JoinInput(job=render_spec()),
+        JoinInput(src="https://media.example/bumper.mp4"),
+        JoinInput(job=render_spec()),
+    )
+    (parent, joined, first, third), effects = farm.submit(nested_spec([("Clips", join)]))
+    assert (parent.state, joined.state) == (JobState.PENDING, JobState.PENDING)
+    assert (joined.kind, joined.layer_name, joined.parent_id) == ("join", "Clips", parent.id)
+    assert (first.parent_id, first.input_index, third.input_index) == (joined.id, 0, 2)
+    grants = {g.job_id: g for g in of_type(effects, GrantLease)}
+    assert set(grants) == {first.id, third.id}
+
+    farm.result(grants[first.id], outputs=[output("first.mp4")])
+    effects = farm.result(grants[third.id], outputs=[output("third.mp4")])
+    assert parent.state is JobState.PENDING
+    [join_grant] = of_type(effects, GrantLease)
+    assert join_grant.job_id == joined.id
+
+    effects = farm.result(join_grant, outputs=[output("joined.mp4")])
+    assert [g.job_id for g in of_type(effects, GrantLease)] == [parent.id]
+    footage = build_task(parent).assets[-1].footage
+    assert (footage.type, footage.src, footage.layer_name) == (
+        "video",
+        output("joined.mp4").url,
+        "Clips",
+    )
+
+
+def test_failed_join_input_fails_join_and_parent() -> None:
+    farm = Harness()
+    farm.connect("render-1", slots=2)
+    join = join_spec(JoinInput(src="https://media.example/a.mp4"), JoinInput(job=render_spec()))
+    spec = nested_spec([("Clips", join), ("Side", render_spec())])
+    (parent, joined, failing, side), effects = farm.submit(spec)
+    grant = next(g for g in of_type(effects, GrantLease) if g.job_id == failing.id)
+
+    error = JobErrorInfo("comp_not_found", "no composition named main")
+    farm.result(grant, success=False, error=error)
+
+    assert joined.state is JobState.FAILED
+    assert joined.error is not None
+    assert joined.error.code == "child_failed"
+    assert f"child job {failing.id} (join input assets[1]) failed" in joined.error.message
+    assert parent.state is JobState.FAILED
+    assert parent.error is not None
+    assert parent.error.code == "child_failed"
+    assert f"child job {joined.id} (layer 'Clips') failed" in parent.error.message
+    assert "comp_not_found: no composition named main" in parent.error.message
+    # The sibling render holds a lease, so it is asked to cancel.
+    assert side.cancel_reason == f"sibling job {joined.id} failed"
+
+
+def test_cancelled_parent_cancels_join_inputs() -> None:
+    farm = Harness()
+    farm.connect("render-1")
+    join = join_spec(JoinInput(job=render_spec()), JoinInput(job=render_spec()))
+    (parent, joined, leased, queued), effects = farm.submit(nested_spec([("Clips", join)]))
+    grant = of_type(effects, GrantLease)[0]
+    assert grant.job_id == leased.id
+
+    effects = farm.handle(CancelRequested(parent.id, "client gave up"))
+
+    assert (parent.state, joined.state, queued.state) == (JobState.CANCELLED,) * 3
+    assert [c.lease_id for c in of_type(effects, SendCancel)] == [grant.lease_id]
+    farm.result(grant, success=False, error=JobErrorInfo("cancelled", "stopped"))
+    assert leased.state is JobState.CANCELLED
+    assert parent.id not in farm.scheduler.jobs
+
+
 def test_child_priority_at_least_parent() -> None:
     farm = Harness()
     (_, child), _ = farm.submit(

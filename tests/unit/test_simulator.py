@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -244,14 +245,31 @@ def test_missing_project_exits_7(tmp_path: Path) -> None:
     )
 
 
-def test_script_flag_is_accepted(templates: dict[str, Path], tmp_path: Path) -> None:
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_script_flag_runs_script(templates: dict[str, Path], tmp_path: Path) -> None:
+    script = tmp_path / "patch.jsx"
+    script.write_text("$.writeln('comps: ' + app.project.numItems);\n", encoding="utf-8")
     result = run_simulator(
         "-project", templates["lower_third"], "-comp", "LowerThird",
-        "-output", tmp_path / "x.mp4", "-s", "0", "-e", "1", "-r", tmp_path / "patch.jsx",
+        "-output", tmp_path / "x.mp4", "-s", "0", "-e", "1", "-r", script,
     )  # fmt: skip
 
     assert result.returncode == 0
-    assert any("Not running script" in line for line in log_lines(result))
+    assert any(line.startswith("comps: ") for line in log_lines(result))
+    assert (tmp_path / "x.mp4").is_file()
+
+
+def test_missing_script_exits_5(templates: dict[str, Path], tmp_path: Path) -> None:
+    result = run_simulator(
+        "-project", templates["lower_third"], "-comp", "LowerThird",
+        "-output", tmp_path / "x.mp4", "-s", "0", "-e", "1", "-r", tmp_path / "gone.jsx",
+    )  # fmt: skip
+
+    assert result.returncode == 5
+    errors = [line for line in log_lines(result) if line.startswith("aerender ERROR:")]
+    assert errors
+    assert "gone.jsx" in errors[0]
+    assert not (tmp_path / "x.mp4").exists()
 
 
 @pytest.mark.parametrize(

@@ -188,3 +188,31 @@ def test_join_input_unknown_template_rejected(catalog: TemplateCatalog) -> None:
     found = problems(json.dumps(join), catalog)
 
     assert "$.assets[0].template.id" in found
+
+
+def join_in_layer(layer: str, *inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "job", "layerName": layer, "job": {"type": "join", "assets": list(inputs)}}
+
+
+def test_join_layer_checked_in_parent(catalog: TemplateCatalog) -> None:
+    child = join_in_layer("Inr", {"type": "video", "src": "https://127.0.0.1/intro.mp4"})
+
+    found = problems(job([text(layerName="Title"), child]), catalog)
+
+    assert set(found) == {"$.assets[1].layerName"}
+    assert "did you mean 'Inner'?" in found["$.assets[1].layerName"]
+
+
+def test_join_inputs_checked_in_layer_join(catalog: TemplateCatalog) -> None:
+    render = {"type": "job", "template": {"id": "promo", "composition": "Other"}}
+    bad = {**render, "assets": [image(layerName="Slto")]}
+    child = join_in_layer("Inner", {"type": "video", "src": "https://127.0.0.1/a.mp4"}, bad)
+
+    found = problems(job([child]), catalog)
+    assert set(found) == {"$.assets[0].job.assets[1].assets[0].layerName"}
+    assert "did you mean 'Slot'?" in found["$.assets[0].job.assets[1].assets[0].layerName"]
+
+    spec = validate_job(job([join_in_layer("Inner", render)]), catalog)
+    nested = spec.children[0].job.join_inputs[0].job
+    assert nested is not None and nested.template is not None
+    assert nested.template.src == f"artifact://{'ab' * 32}/promo.aep"

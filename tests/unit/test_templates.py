@@ -79,7 +79,9 @@ def test_template_add_list_show_through_the_cli(controller: str, template: Path)
         "type": "precomp",
         "source": "Inner",
         "source_composition": "Inner",
+        "effects": [],
     }
+    assert comps["Main"]["controllers"] == []
     text = run_cli(controller, "template", "show", "promo")
     assert text.returncode == 0, text.stderr
     assert "Title" in text.stdout
