@@ -11,17 +11,24 @@ import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import grpc
 
 from agent import grpc_status
 from agent.backoff import Backoff, BackoffSettings
 from agent.errors import LeaseFailure
-from protos import artifacts_pb2, artifacts_pb2_grpc, common_pb2
+from protos import artifacts_pb2, common_pb2
+from protos.artifact_chunks import (
+    UPLOAD_CHUNK_BYTES,
+    download_method,
+    encode_upload_data,
+    encode_upload_header,
+    upload_method,
+)
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1024 * 1024
 UPLOAD_ATTEMPTS = 5
 DOWNLOAD_ATTEMPTS = 3
 
@@ -43,9 +50,6 @@ class ArtifactClient:
         self._channel = channel
         self._backoff = backoff or BackoffSettings(initial=0.5, maximum=10.0)
 
-    async def _stub(self) -> artifacts_pb2_grpc.ArtifactServiceStub:
-        return artifacts_pb2_grpc.ArtifactServiceStub(await self._channel())
-
     async def download(self, sha256: str, destination: Path) -> int:
         """Download the artifact sha256 to destination, resuming after a broken stream.
 
@@ -56,30 +60,36 @@ class ArtifactClient:
         temporary = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:8]}.part")
         backoff = Backoff(self._backoff)
         digest = hashlib.sha256()
-        written = 0
         try:
             with temporary.open("wb") as file:
-                for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
-                    try:
-                        stub = await self._stub()
-                        request = artifacts_pb2.DownloadRequest(sha256=sha256, offset=written)
-                        async for chunk in stub.Download(request):
-                            file.write(chunk.data)
-                            digest.update(chunk.data)
-                            written += len(chunk.data)
-                        break
-                    except grpc.aio.AioRpcError as error:
-                        if not grpc_status.is_retryable(error.code()) or (
-                            attempt == DOWNLOAD_ATTEMPTS
-                        ):
-                            raise _download_failure(source, error) from error
-                        logger.warning(
-                            "download of %s failed after %d bytes (%s): retrying",
-                            source,
-                            written,
-                            error.code(),
-                        )
-                        await asyncio.sleep(backoff.next_delay())
+                sink = _HashedFileSink(file, digest)
+                try:
+                    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+                        try:
+                            download = download_method(await self._channel())
+                            request = artifacts_pb2.DownloadRequest(
+                                sha256=sha256, offset=sink.received
+                            )
+                            async for part in download(request):
+                                await sink.add(part.data)
+                            break
+                        except grpc.aio.AioRpcError as error:
+                            if not grpc_status.is_retryable(error.code()) or (
+                                attempt == DOWNLOAD_ATTEMPTS
+                            ):
+                                raise _download_failure(source, error) from error
+                            logger.warning(
+                                "download of %s failed after %d bytes (%s): retrying",
+                                source,
+                                sink.received,
+                                error.code(),
+                            )
+                            await asyncio.sleep(backoff.next_delay())
+                    await sink.flush()
+                finally:
+                    # The file stays open until a write in a worker thread has returned.
+                    await sink.settle()
+                written = sink.received
             if digest.hexdigest() != sha256.lower():
                 raise LeaseFailure(
                     "fetch_failed",
@@ -123,21 +133,11 @@ class ArtifactClient:
     ) -> common_pb2.Output:
         digest = hashlib.sha256()
         size = path.stat().st_size
-
-        async def chunks() -> AsyncIterator[artifacts_pb2.UploadChunk]:
-            # The sha256 is computed while the file streams, so the header leaves it empty and
-            # the returned ArtifactRef is checked against it instead.
-            header = artifacts_pb2.UploadHeader(
-                name=name, size=size, job_id=job_id, lease_id=lease_id
-            )
-            yield artifacts_pb2.UploadChunk(header=header)
-            with path.open("rb") as file:
-                while data := file.read(CHUNK_SIZE):
-                    digest.update(data)
-                    yield artifacts_pb2.UploadChunk(data=data)
-
-        stub = await self._stub()
-        reference = await stub.Upload(chunks())
+        # The sha256 is computed while the file streams, so the header leaves it empty and the
+        # returned ArtifactRef is checked against it instead.
+        header = artifacts_pb2.UploadHeader(name=name, size=size, job_id=job_id, lease_id=lease_id)
+        upload = upload_method(await self._channel())
+        reference = await upload(_upload_messages(path, header, digest))
         sha256 = digest.hexdigest()
         if reference.sha256 != sha256 or reference.size != size:
             raise LeaseFailure(
@@ -152,6 +152,72 @@ class ArtifactClient:
             sha256=sha256,
             name=name,
         )
+
+
+async def _upload_messages(
+    path: Path, header: artifacts_pb2.UploadHeader, digest: hashlib._Hash
+) -> AsyncIterator[bytes]:
+    """Yield the encoded UploadChunks of path, hashing its bytes into digest.
+
+    The next chunk is read and hashed in a worker thread while this one is sent. One buffer
+    serves the whole file, because each chunk is copied into its message before the next read.
+    """
+    yield encode_upload_header(header)
+    buffer = bytearray(UPLOAD_CHUNK_BYTES)
+    with path.open("rb") as file:
+
+        def read_next() -> int:
+            length = file.readinto(buffer)
+            digest.update(memoryview(buffer)[:length])
+            return length
+
+        pending = asyncio.ensure_future(asyncio.to_thread(read_next))
+        try:
+            # shield: a cancelled upload must not mark the read done while it still runs.
+            while length := await asyncio.shield(pending):
+                message = encode_upload_data(memoryview(buffer)[:length])
+                pending = asyncio.ensure_future(asyncio.to_thread(read_next))
+                yield message
+        finally:
+            # The file stays open until a read in a worker thread has returned.
+            await asyncio.wait({pending})
+            if not pending.cancelled():
+                pending.exception()
+
+
+class _HashedFileSink:
+    """Writer of received chunks: each is written to the file and hashed in two worker
+    threads while the event loop receives the next, so at most one chunk waits."""
+
+    def __init__(self, file: BinaryIO, digest: hashlib._Hash) -> None:
+        self._file = file
+        self._digest = digest
+        self._pending: asyncio.Future[Any] | None = None
+        # Bytes received so far, the offset to resume from.
+        self.received = 0
+
+    async def add(self, data: bytes | memoryview) -> None:
+        await self.flush()
+        self._pending = asyncio.gather(
+            asyncio.to_thread(self._file.write, data),
+            asyncio.to_thread(self._digest.update, data),
+        )
+        self.received += len(data)
+
+    async def flush(self) -> None:
+        """Wait for the last chunk's write and hash; raise the write's error."""
+        if self._pending is not None:
+            # shield: a cancelled download must not mark the write done while it still runs.
+            await asyncio.shield(self._pending)
+            self._pending = None
+
+    async def settle(self) -> None:
+        """Wait for the last chunk's write and hash, ignoring their errors."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await asyncio.wait({pending})
+            if not pending.cancelled():
+                pending.exception()
 
 
 def _download_failure(source: str, error: grpc.aio.AioRpcError) -> LeaseFailure:

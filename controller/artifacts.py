@@ -2,16 +2,19 @@
 
 An upload is written to a temporary file under artifacts/tmp while it is hashed, synced, then
 renamed to its sha256 path, so a reader never sees a partial file. The names files were uploaded
-under are kept in the store, not here.
+under are kept in the store, not here. Upload and ArtifactReader may do their file work in
+worker threads while the event loop receives or sends the next chunk.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +25,10 @@ from controller.errors import ArtifactNotFound, ChecksumMismatch, InvalidRequest
 logger = logging.getLogger(__name__)
 
 ARTIFACT_SCHEME = "artifact://"
-DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+# Bytes of file data per DownloadChunk. The message stays 1 MiB below gRPC's default receive
+# limit of 4 MiB (grpc.max_receive_message_length), so clients that keep the default can
+# download. Larger chunks cost fewer messages, and docs/benchmarks.md has the measured sizes.
+DOWNLOAD_CHUNK_BYTES = 3 * 1024 * 1024
 MAX_NAME_LENGTH = 255
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -85,38 +91,103 @@ class ArtifactStore:
         except FileNotFoundError:
             raise ArtifactNotFound(sha256) from None
 
-    def read_chunks(self, sha256: str, offset: int) -> Iterator[bytes]:
-        """Yield the file from offset in chunks of DOWNLOAD_CHUNK_BYTES (1 MiB)."""
+    def open_reader(self, sha256: str, offset: int) -> ArtifactReader:
+        """Open the stored file for reading from offset; close() the reader when done.
+
+        Raises ArtifactNotFound, or OffsetOutOfRange when offset is past the end.
+        """
         size = self.size(sha256)
         if not 0 <= offset <= size:
             raise OffsetOutOfRange(f"offset {offset} is outside artifact {sha256} of {size} bytes")
-        with open(self.path(sha256), "rb") as file:
-            file.seek(offset)
-            while chunk := file.read(DOWNLOAD_CHUNK_BYTES):
+        try:
+            file = open(self.path(sha256), "rb")  # noqa: SIM115 - the reader closes it
+        except FileNotFoundError:
+            raise ArtifactNotFound(sha256) from None
+        file.seek(offset)
+        return ArtifactReader(file, size)
+
+    def read_chunks(self, sha256: str, offset: int) -> Iterator[bytes]:
+        """Yield the file from offset in chunks of DOWNLOAD_CHUNK_BYTES (3 MiB)."""
+        reader = self.open_reader(sha256, offset)
+        try:
+            while chunk := reader.read():
                 yield chunk
+        finally:
+            reader.close()
+
+
+class ArtifactReader:
+    """A stored file open for reading. read() or readinto() may run in a worker thread while
+    another thread calls close(): close() waits for it, and a read after close() reads nothing.
+    """
+
+    def __init__(self, file: io.BufferedReader, size: int) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+        # The whole file's size, whatever the offset.
+        self.size = size
+
+    def read(self, length: int = DOWNLOAD_CHUNK_BYTES) -> bytes:
+        """Return the next length bytes, fewer at the end of the file, b"" past it."""
+        with self._lock:
+            if self._file.closed:
+                return b""
+            return self._file.read(length)
+
+    def readinto(self, buffer: bytearray) -> int:
+        """Fill buffer from the file; return the bytes read, fewer at the end, 0 past it."""
+        with self._lock:
+            if self._file.closed:
+                return 0
+            return self._file.readinto(buffer)
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
 
 
 class Upload:
-    """One upload in progress: write() the bytes, then finish() or abort()."""
+    """One upload in progress: write() the bytes, then finish() or abort().
+
+    write() is add_size(), update_hash() and write_data() in turn. A caller may instead call
+    add_size() for each chunk in order and run update_hash() and write_data() of one chunk at
+    the same time in two threads. It starts a chunk's pair only after the pair of the chunk
+    before it has returned. abort() may come from any thread at any time.
+    """
 
     def __init__(self, store: ArtifactStore, temp_path: Path, file: BinaryIO) -> None:
         self._store = store
         self._temp_path = temp_path
         self._file = file
         self._hash = hashlib.sha256()
+        # Held by write_data() and abort(), so the file is never closed during a write.
+        self._file_lock = threading.Lock()
         self.size = 0
 
-    def write(self, data: bytes, expected_size: int = 0) -> None:
+    def write(self, data: bytes | memoryview, expected_size: int = 0) -> None:
         """Append data; with expected_size set, abort and raise ChecksumMismatch past it."""
-        self.size += len(data)
+        self.add_size(len(data), expected_size)
+        self.update_hash(data)
+        self.write_data(data)
+
+    def add_size(self, length: int, expected_size: int = 0) -> None:
+        """Count length more bytes; with expected_size set, abort and raise past it."""
+        self.size += length
         if expected_size and self.size > expected_size:
             self.abort()
             raise ChecksumMismatch(
                 f"the upload has more than the {expected_size} bytes its header announced; "
                 "nothing was stored, upload again"
             )
+
+    def update_hash(self, data: bytes | memoryview) -> None:
         self._hash.update(data)
-        self._file.write(data)
+
+    def write_data(self, data: bytes | memoryview) -> None:
+        """Append data to the temporary file; after abort() it does nothing."""
+        with self._file_lock:
+            if not self._file.closed:
+                self._file.write(data)
 
     def finish(self, expected_size: int = 0, expected_sha256: str = "") -> StoredFile:
         """Verify size and sha256 when given, then move the file to its sha256 path.
@@ -133,18 +204,21 @@ class Upload:
             self.abort()
             raise ChecksumMismatch("; ".join(problems) + "; nothing was stored, upload again")
 
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
         target = self._store.path(sha256)
-        target.parent.mkdir(exist_ok=True)
-        os.replace(self._temp_path, target)
+        # An abort() from another thread waits until the file is stored under its sha256.
+        with self._file_lock:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            target.parent.mkdir(exist_ok=True)
+            os.replace(self._temp_path, target)
         _sync_directory(target.parent)
         return StoredFile(sha256, self.size)
 
     def abort(self) -> None:
         """Delete the partial file; calling it again does nothing."""
-        self._file.close()
+        with self._file_lock:
+            self._file.close()
         self._temp_path.unlink(missing_ok=True)
 
 

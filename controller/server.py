@@ -27,7 +27,7 @@ from controller.probes import add_probes
 from controller.retention import RetentionConfig, run_retention
 from controller.scheduler_types import SchedulerConfig
 from controller.services.agent_service import AgentService
-from controller.services.artifact_service import ArtifactService
+from controller.services.artifact_service import ArtifactService, add_artifact_service
 from controller.services.farm_service import FarmService
 from controller.services.job_service import JobService
 from controller.services.template_service import TemplateService
@@ -38,7 +38,6 @@ from controller.webhook_delivery import WebhookSender, start_webhooks
 from controller.webhooks import WebhookConfig
 from protos import (
     agent_pb2_grpc,
-    artifacts_pb2_grpc,
     batches_pb2_grpc,
     jobs_pb2_grpc,
     templates_pb2_grpc,
@@ -52,6 +51,8 @@ LOCK_FILE = "controller.lock"
 STOP_GRACE_SECONDS = 3.0
 # Upload chunks and render tasks stay far below this; gRPC's own default is 4 MiB.
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+# Bytes a client may send on one stream ahead of the controller's reads (HTTP/2 window).
+RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -175,9 +176,7 @@ class ControllerServer:
             TemplateService(catalog, artifacts, self.clock), server
         )
         jobs_pb2_grpc.add_FarmServiceServicer_to_server(FarmService(coordinator), server)
-        artifacts_pb2_grpc.add_ArtifactServiceServicer_to_server(
-            ArtifactService(artifacts, self._store, self.clock), server
-        )
+        add_artifact_service(ArtifactService(artifacts, self._store, self.clock), server)
         host = f"[{config.host}]" if ":" in config.host else config.host
         try:
             port = access.add_port(server, f"{host}:{config.port}")
@@ -248,6 +247,12 @@ def _server_options(config: ControllerConfig) -> list[tuple[str, int]]:
         ("grpc.so_reuseport", 0),
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # A fixed HTTP/2 receive window, a bit more than one upload chunk, in place of grpc's
+        # BDP probing. BDP probing (grpc 1.85) grows the window past 4 MiB and the peer's
+        # frames with it, so a long upload held more memory than a short one.
+        # docs/benchmarks.md has the measurements, with the cost on a 10 ms round trip.
+        ("grpc.http2.bdp_probe", 0),
+        ("grpc.http2.lookahead_bytes", RECEIVE_WINDOW_BYTES),
         ("grpc.keepalive_time_ms", round(keepalive.time_seconds * 1000)),
         ("grpc.keepalive_timeout_ms", round(keepalive.timeout_seconds * 1000)),
         ("grpc.keepalive_permit_without_calls", 1),

@@ -29,6 +29,7 @@ from controller.cli.errors import (
 )
 from controller.cli.jobs import get_job
 from protos import artifacts_pb2, common_pb2
+from protos.artifact_chunks import download_method
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +153,10 @@ def stream_to_file(controller: Controller, sha256: str, path: Path) -> tuple[str
         while True:
             request = artifacts_pb2.DownloadRequest(sha256=sha256, offset=written)
             try:
-                for chunk in controller.artifacts.Download(request):
-                    file.write(chunk.data)
-                    digest.update(chunk.data)
-                    written += len(chunk.data)
+                for part in download_method(controller.channel)(request):
+                    file.write(part.data)
+                    digest.update(part.data)
+                    written += len(part.data)
                 return digest.hexdigest(), written
             except grpc.RpcError as error:
                 if status_code(error) not in TRANSPORT_CODES or resumes >= MAX_DOWNLOAD_RESUMES:

@@ -14,10 +14,15 @@ from controller.cli.console import print_error, print_json
 from controller.cli.errors import EXIT_INVALID, EXIT_OK, CliError
 from controller.cli.format import format_size, render_table
 from protos import artifacts_pb2, templates_pb2, templates_pb2_grpc
+from protos.artifact_chunks import (
+    UPLOAD_CHUNK_BYTES,
+    encode_upload_data,
+    encode_upload_header,
+    upload_method,
+)
 
 logger = logging.getLogger(__name__)
 
-CHUNK_SIZE = 1 << 20
 # Seconds an upload of a template may take.
 UPLOAD_TIMEOUT_SECONDS = 600.0
 
@@ -86,21 +91,21 @@ def run_add(args: argparse.Namespace) -> int:
 def upload(controller: Controller, path: Path) -> artifacts_pb2.ArtifactRef:
     digest = hashlib.sha256()
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(CHUNK_SIZE), b""):
+        for block in iter(lambda: file.read(UPLOAD_CHUNK_BYTES), b""):
             digest.update(block)
     header = artifacts_pb2.UploadHeader(
         name=path.name, size=path.stat().st_size, sha256=digest.hexdigest()
     )
 
-    def chunks() -> Iterator[artifacts_pb2.UploadChunk]:
-        yield artifacts_pb2.UploadChunk(header=header)
+    def chunks() -> Iterator[bytes]:
+        yield encode_upload_header(header)
         with path.open("rb") as file:
-            for block in iter(lambda: file.read(CHUNK_SIZE), b""):
-                yield artifacts_pb2.UploadChunk(data=block)
+            for block in iter(lambda: file.read(UPLOAD_CHUNK_BYTES), b""):
+                yield encode_upload_data(block)
 
     logger.info("uploading %s (%d bytes)", path, header.size)
     ref: artifacts_pb2.ArtifactRef = controller.unary(
-        controller.artifacts.Upload, chunks(), f"upload {path.name}", UPLOAD_TIMEOUT_SECONDS
+        upload_method(controller.channel), chunks(), f"upload {path.name}", UPLOAD_TIMEOUT_SECONDS
     )
     return ref
 
