@@ -20,7 +20,6 @@ from agent.backoff import Backoff, BackoffSettings
 from agent.errors import LeaseFailure
 from protos import artifacts_pb2, common_pb2
 from protos.artifact_chunks import (
-    UPLOAD_CHUNK_BYTES,
     download_method,
     encode_upload_data,
     encode_upload_header,
@@ -28,6 +27,11 @@ from protos.artifact_chunks import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Bytes per upload chunk from the agent, less than the 3 MiB the CLI sends: each chunk is held
+# about three times at once (the read buffer, the encoded message and gRPC's copy), and the
+# agent's memory while it renders matters more than the last fifth of the upload rate.
+AGENT_CHUNK_BYTES = 1024 * 1024
 
 UPLOAD_ATTEMPTS = 5
 DOWNLOAD_ATTEMPTS = 3
@@ -163,7 +167,7 @@ async def _upload_messages(
     serves the whole file, because each chunk is copied into its message before the next read.
     """
     yield encode_upload_header(header)
-    buffer = bytearray(UPLOAD_CHUNK_BYTES)
+    buffer = bytearray(AGENT_CHUNK_BYTES)
     with path.open("rb") as file:
 
         def read_next() -> int:
