@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from protos import common_pb2
 
+# Characters of a message sent to the controller. Messages quote the job's own values (layer
+# names, a script's error text), and the controller returns the message in every listing of
+# the job, so a huge value would make those listings too large to receive.
+MAX_MESSAGE_CHARS = 8000
+
 
 class LeaseFailure(Exception):
     """A lease failed with a fixed error code such as fetch_failed or output_missing.
@@ -20,4 +25,8 @@ class LeaseFailure(Exception):
         self.retryable = retryable
 
     def to_proto(self) -> common_pb2.JobError:
-        return common_pb2.JobError(code=self.code, message=self.message, retryable=self.retryable)
+        message = self.message
+        if len(message) > MAX_MESSAGE_CHARS:
+            cut = len(message) - MAX_MESSAGE_CHARS
+            message = f"{message[:MAX_MESSAGE_CHARS]}... ({cut} more characters)"
+        return common_pb2.JobError(code=self.code, message=message, retryable=self.retryable)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -232,7 +233,11 @@ def _own_composition(
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """Tell whether value is a JSON number that a property can take: a finite double."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    # Compared without float(), which raises OverflowError for an integer beyond a double.
+    return abs(value) <= sys.float_info.max
 
 
 def _numbers(value: Any, minimum: int, maximum: int) -> bool:

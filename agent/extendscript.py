@@ -32,12 +32,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent import proctree
 from agent.errors import LeaseFailure
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,9 @@ AfterFxProgram = str | tuple[str, ...]
 DEFAULT_SCRIPT_TIMEOUT = 600.0
 WRAPPER_NAME = "aefarm-scripts.jsx"
 RESULT_NAME = "aefarm-scripts.result.json"
+# Characters of a script's error text that go into the job's error. The text is the script's
+# own, and the job's error travels in every listing of the job.
+MAX_ERROR_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -175,12 +180,18 @@ _BODY = r"""
     if (settings.saveProject) { app.project.save(new File(settings.project)); }
     report(true, '');
   } catch (error) {
-    var where = '';
-    if (error && error.line) {
-      var file = error.fileName ? String(error.fileName).split(/[\\\/]/).pop() : '';
-      where = ' (line ' + error.line + (file ? ' of ' + file : '') + ')';
+    var text, where = '';
+    try {
+      text = String(error);
+      if (error && error.line) {
+        var file = error.fileName ? String(error.fileName).split(/[\\\/]/).pop() : '';
+        where = ' (line ' + error.line + (file ? ' of ' + file : '') + ')';
+      }
+    } catch (unreadable) {
+      // A thrown object whose toString throws still fails the run with a message.
+      text = 'a script threw a value that cannot be converted to text';
     }
-    report(false, String(error) + where);
+    report(false, text + where);
   } finally {
     app.endSuppressDialogs(false);
   }
@@ -238,7 +249,11 @@ def write_wrapper(directory: Path, **options: Any) -> tuple[Path, Path]:
 
 
 def read_result(result: Path, runner: str) -> None:
-    """Raise LeaseFailure(script_failed) unless the wrapper reported success in result."""
+    """Raise LeaseFailure unless the wrapper reported success in result.
+
+    The code is script_error when a script threw (the job's fault) and script_failed when the
+    runner left no readable result (the runner's or the agent's fault).
+    """
     try:
         outcome = json.loads(result.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -252,7 +267,11 @@ def read_result(result: Path, runner: str) -> None:
             "script_failed", f"the script result {result} is not JSON: {error}"
         ) from error
     if not outcome.get("ok"):
-        raise LeaseFailure("script_failed", f"a script failed: {outcome.get('error', '')}")
+        text = str(outcome.get("error", ""))
+        if len(text) > MAX_ERROR_CHARS:
+            text = f"{text[:MAX_ERROR_CHARS]}... ({len(text) - MAX_ERROR_CHARS} more characters)"
+        # The job's own script threw: it fails the same on every agent.
+        raise LeaseFailure("script_error", f"a script failed: {text}")
 
 
 def _not_run_hint(runner: str) -> str:
@@ -283,12 +302,23 @@ def afterfx_command(program: AfterFxProgram, wrapper: Path) -> list[str]:
 async def run_with_afterfx(
     program: AfterFxProgram, wrapper: Path, result: Path, timeout: float = DEFAULT_SCRIPT_TIMEOUT
 ) -> None:
-    """Run wrapper in After Effects and wait for its result file."""
+    """Run wrapper in After Effects and wait for its result file.
+
+    The runner starts as the root of its own process tree. On a timeout, and when the lease is
+    cancelled, the whole tree is stopped, so no process of it (such as the simulator's
+    Node.js) keeps running.
+    """
     command = afterfx_command(program, wrapper)
     logger.info("running the scripts with %s", command[0])
+    token = proctree.new_tree_token()
     try:
         process = await asyncio.create_subprocess_exec(
-            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=proctree.spawn_env(os.environ, token),
+            **proctree.spawn_options(),
         )
     except OSError as error:
         raise LeaseFailure(
@@ -298,19 +328,73 @@ async def run_with_afterfx(
         ) from error
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    output = _OutputTail()
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        assert process.stdout is not None
+        await asyncio.wait_for(_finish(process, process.stdout, output), timeout)
     except TimeoutError:
-        process.kill()
+        await _stop_tree(process, token)
+        output.log()
         raise LeaseFailure(
-            "script_failed", f"the scripts did not finish within {timeout:g} s"
+            "script_failed",
+            f"the scripts did not finish within {timeout:g} s (--script-timeout) and were "
+            "stopped; check them for an endless loop or a dialog that waits for input",
         ) from None
-    if output:
-        logger.info("script runner output: %s", output.decode("utf-8", "replace").strip())
+    except asyncio.CancelledError:
+        # Shielded, so a second cancellation cannot leave the runner's processes running.
+        await asyncio.shield(_stop_tree(process, token))
+        raise
+    output.log()
     # AfterFX -r may hand the script to a running instance and exit before it finishes.
     while not result.exists() and loop.time() < deadline:
         await asyncio.sleep(0.2)
     read_result(result, "afterfx")
+
+
+# Bytes of the script runner's output kept for the agent's log: the last ones, which contain
+# the runner's error, if any. A script that prints more cannot fill the log.
+MAX_LOGGED_OUTPUT = 64 * 1024
+_READ_SIZE = 64 * 1024
+
+
+class _OutputTail:
+    """The last MAX_LOGGED_OUTPUT bytes of the runner's output, and the count of the others."""
+
+    def __init__(self) -> None:
+        self.kept = b""
+        self.dropped = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.kept += chunk
+        if len(self.kept) > MAX_LOGGED_OUTPUT:
+            self.dropped += len(self.kept) - MAX_LOGGED_OUTPUT
+            self.kept = self.kept[-MAX_LOGGED_OUTPUT:]
+
+    def log(self) -> None:
+        if self.dropped:
+            logger.warning(
+                "the script runner printed %d bytes more than the last %d, which are not logged",
+                self.dropped,
+                MAX_LOGGED_OUTPUT,
+            )
+        text = self.kept.decode("utf-8", "replace").strip()
+        if text:
+            logger.info("script runner output: %s", text)
+
+
+async def _finish(
+    process: asyncio.subprocess.Process, stdout: asyncio.StreamReader, output: _OutputTail
+) -> None:
+    while chunk := await stdout.read(_READ_SIZE):
+        output.add(chunk)
+    await process.wait()
+
+
+async def _stop_tree(process: asyncio.subprocess.Process, token: str) -> None:
+    signalled = await proctree.terminate_tree(process.pid, token, grace_seconds=2.0)
+    logger.warning("stopped the script runner pid %d and its processes %s", process.pid, signalled)
+    # terminate_tree leaves the root to asyncio, which reaps it here.
+    await process.wait()
 
 
 @dataclass(frozen=True)
@@ -319,6 +403,28 @@ class PendingScripts:
 
     wrapper: Path
     result: Path
+
+
+def check_render_stop(pending: PendingScripts, stopped_reason: str | None, elapsed: float) -> None:
+    """Fail as script_failed when the agent stopped aerender before its -r scripts reported.
+
+    aerender runs the wrapper before the render, so a render stopped for silence or length
+    while the result file is missing was most likely stopped in a script.
+    """
+    if pending.result.exists():
+        return
+    if stopped_reason == "hang":
+        why = "printed nothing and wrote no output for too long"
+    elif stopped_reason == "max_render_time":
+        why = "ran past the job's settings.maxRenderTime"
+    else:
+        return
+    raise LeaseFailure(
+        "script_failed",
+        f"aerender {why} and was stopped after {elapsed:.0f} s, before the job's scripts, which "
+        "it runs with -r ahead of the render, reported a result; check them for an endless "
+        "loop or a dialog that waits for input",
+    )
 
 
 async def run_scripts(

@@ -20,6 +20,7 @@ from agent.errors import LeaseFailure
 from agent.extendscript import (
     PendingScripts,
     ScriptRun,
+    check_render_stop,
     read_result,
     run_scripts,
     script_runs_from_json,
@@ -37,6 +38,7 @@ from agent.patch import (
     data_patch_from_proto,
     essential_patch_from_proto,
 )
+from agent.render_process import RenderOutcome
 from protos import common_pb2
 
 logger = logging.getLogger(__name__)
@@ -224,6 +226,11 @@ class LeaseExtras:
     def render_script(self) -> Path | None:
         """The wrapper aerender runs with -r, for the patched-aerender runner."""
         return self._pending.wrapper if self._pending is not None else None
+
+    def check_render_stop(self, outcome: RenderOutcome) -> None:
+        """Before the render's own checks: fail when aerender was stopped in the -r scripts."""
+        if self._pending is not None:
+            check_render_stop(self._pending, outcome.stopped_reason, outcome.elapsed)
 
     def check_scripts(self) -> None:
         """After the render: fail when the scripts aerender ran reported an error."""

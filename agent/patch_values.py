@@ -21,7 +21,7 @@ def set_value(prop: Any, value: Any, where: str) -> None:
 
     try:
         prop.value = coerce(prop.value, value)
-    except (TypeError, ValueError, AttributeError, NotImplementedError) as error:
+    except (TypeError, ValueError, OverflowError, AttributeError, NotImplementedError) as error:
         raise LeaseFailure(
             "unsupported_property", f"cannot set {where} to {json.dumps(value)[:80]}: {error}"
         ) from error
@@ -48,7 +48,7 @@ def set_text_document(document: Any, value: Any, where: str) -> None:
             continue
         try:
             setattr(document, attribute, coerce(getattr(document, attribute), fields[key]))
-        except (TypeError, ValueError, AttributeError) as error:
+        except (TypeError, ValueError, OverflowError, AttributeError) as error:
             raise LeaseFailure(
                 "unsupported_property", f"cannot set {key} of {where}: {error}"
             ) from error

@@ -280,6 +280,8 @@ class LeasePipeline:
         finally:
             self._render = None
         self._checkpoint()
+        if self._extras is not None:
+            self._extras.check_render_stop(run.outcome)
         check_outcome(run.outcome, run.log, allow_missing_fonts=settings.allow_missing_fonts)
         if self._extras is not None:
             self._extras.check_scripts()

@@ -35,6 +35,9 @@ _POLL_INTERVAL = 0.05
 # A process in uninterruptible sleep (state D, for example on a hung network share) dies only
 # when the kernel call returns.
 _KILL_WAIT = 5.0
+# Seconds to retry collecting an adopted zombie whose threads are still exiting.
+_REAP_WAIT = 2.0
+_REAP_TRIES = int(_REAP_WAIT / _POLL_INTERVAL)
 # Rounds of scan-and-signal in one phase. Each round catches children forked since the last
 # scan, and a tree that still forks new processes after this many rounds is reported.
 _SCAN_ROUNDS = 5
@@ -154,7 +157,7 @@ async def terminate_tree(root_pid: int, tree_token: str, grace_seconds: float) -
         )
     await _kill_until_gone(root_pid, tree_token, signalled)
 
-    _reap_adopted(signalled.values(), root_pid)
+    await _reap_adopted(signalled.values(), root_pid)
     return sorted(signalled)
 
 
@@ -311,7 +314,7 @@ def _alive(processes: Iterable[psutil.Process]) -> list[psutil.Process]:
     return [process for process in processes if _is_alive(process)]
 
 
-def _reap_adopted(processes: Iterable[psutil.Process], root_pid: int) -> None:
+async def _reap_adopted(processes: Iterable[psutil.Process], root_pid: int) -> None:
     """Reap stopped tree members that were reparented to this process (see become_subreaper).
 
     root_pid is left alone because asyncio or subprocess, which started it, reaps it and
@@ -328,9 +331,20 @@ def _reap_adopted(processes: Iterable[psutil.Process], root_pid: int) -> None:
         try:
             if process.ppid() != me or process.status() != psutil.STATUS_ZOMBIE:
                 continue
-            os.waitpid(process.pid, os.WNOHANG)
+            await _reap(process.pid)
         except (psutil.NoSuchProcess, ChildProcessError):
             continue
+
+
+async def _reap(pid: int) -> None:
+    # The main thread of a multithreaded process (Node.js, After Effects) shows as a zombie
+    # while its other threads still exit, and waitpid cannot collect it before they have.
+    for _ in range(_REAP_TRIES):
+        reaped, _status = os.waitpid(pid, os.WNOHANG)
+        if reaped:
+            return
+        await asyncio.sleep(_POLL_INTERVAL)
+    logger.warning("pid %d is still not collectable %.1f s after it exited", pid, _REAP_WAIT)
 
 
 # Windows Job Object support. The structures are plain ctypes and exist on every platform;

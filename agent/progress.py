@@ -18,6 +18,9 @@ SendMessage = Callable[[agent_pb2.AgentMessage], bool]
 PROGRESS_INTERVAL = 0.25
 LOG_INTERVAL = 0.5
 LOG_BATCH_BYTES = 64 * 1024
+# Log bytes of one lease kept in its log file and sent; the controller keeps 8 MiB of them.
+# Output past it (a script that prints in a loop, say) is dropped, so it cannot fill the disk.
+MAX_LOG_BYTES = 16 * 1024 * 1024
 
 
 class LeaseReporter:
@@ -40,6 +43,7 @@ class LeaseReporter:
         progress_interval: float = PROGRESS_INTERVAL,
         log_interval: float = LOG_INTERVAL,
         log_batch_bytes: int = LOG_BATCH_BYTES,
+        max_log_bytes: int = MAX_LOG_BYTES,
     ) -> None:
         self.context = context
         self._send = send
@@ -48,6 +52,8 @@ class LeaseReporter:
         self._progress_interval = progress_interval
         self._log_interval = log_interval
         self._log_batch_bytes = log_batch_bytes
+        self._max_log_bytes = max_log_bytes
+        self._log_kept = 0
         self._loop = asyncio.get_running_loop()
 
         self.stage: int = common_pb2.STAGE_UNSPECIFIED
@@ -90,8 +96,23 @@ class LeaseReporter:
             self._progress_timer = self._loop.call_later(wait, self._flush_progress)
 
     def log(self, data: bytes) -> None:
-        if not data:
+        if not data or self._log_kept >= self._max_log_bytes:
             return
+        room = self._max_log_bytes - self._log_kept
+        if len(data) >= room:
+            data = (
+                data[:room]
+                + (
+                    f"\n[aefarm: the log reached {self._max_log_bytes} bytes; later output of "
+                    "this lease is not kept]\n"
+                ).encode()
+            )
+            logger.warning(
+                "lease %s: the aerender log reached %d bytes; later output is dropped",
+                self.context.lease_id,
+                self._max_log_bytes,
+            )
+        self._log_kept += len(data)
         if self._log_file is not None:
             self._log_file.write(data)
         self._log_buffer += data

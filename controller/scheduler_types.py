@@ -447,6 +447,15 @@ FINAL_ERROR_CODES = frozenset(
         "layer_not_found",
         "property_not_found",
         "invalid_frame_range",
+        # The project patches of agent/patch.py, which fail the same way on every agent.
+        "layer_ambiguous",
+        "unsupported_property",
+        "invalid_value",
+        "controller_not_found",
+        "controller_ambiguous",
+        "layer_not_precomp",
+        # A script or function asset of the job threw.
+        "script_error",
     }
 )
 # Error codes of an agent that did not run the lease: busy, stopping, or sent a stop for it. The

@@ -43,6 +43,9 @@ def data_property_problems(
     where = f"layer {layer.index} {layer.name!r} in composition {comp.name!r}"
     if names[0] == SOLID_COLOR:
         return _solid_color_problems(layer, asset, where, path)
+    if names[0].casefold() == SOLID_COLOR.casefold() and layer.type == "solid":
+        reason = f'{names[0]!r} is not a property of {where}; write "{SOLID_COLOR}" in this case'
+        return [Problem(f"{path}.property", reason)]
     if names[-1] == SOURCE_TEXT and layer.type != "text":
         # template_validation reports Source Text on a layer that is not a text layer.
         return []
@@ -138,6 +141,14 @@ def _resolve_effect(effects: Sequence[EffectInfo], rest: Sequence[str], where: s
         )
     effect = next((effect for effect in effects if effect.is_named(rest[0])), None)
     if effect is None:
+        if "." in rest[0]:
+            # split_property splits at "." only when the path contains no "->".
+            named = [e.name for e in effects if rest[0].startswith(f"{e.name}.")]
+            if named:
+                raise _Unresolved(
+                    f'{where} has no effect {rest[0]!r}; the path contains "->", so it is '
+                    f'split at "->" only: write Effects->{named[0]}->... throughout'
+                )
         if not listed:
             raise _Unresolved(
                 f"{where} has no effects, so it has no effect {rest[0]!r}; add the effect to the "

@@ -215,7 +215,12 @@ def _essential_problems(
             )
             problems.append(Problem(f"{path}.{field}", reason))
             continue
-        shown_comps = info.compositions_named(layer.source_composition)
+        # Those with a controller of the name first, so that their problem (a duplicate name,
+        # a wrong value) is the one reported rather than another composition's lack of it.
+        shown_comps = sorted(
+            info.compositions_named(layer.source_composition),
+            key=lambda comp: not _has_controller(comp, asset.property),
+        )
         found = [
             controller_problems(
                 candidate, asset, path, f"composition {candidate.name!r}, which {where} shows,"
@@ -226,6 +231,10 @@ def _essential_problems(
         if found and all(found):
             problems += found[0]
     return list(dict.fromkeys(problems))
+
+
+def _has_controller(comp: CompositionInfo, name: str) -> bool:
+    return any(controller.name == name for controller in comp.controllers or ())
 
 
 def _target_problems(

@@ -382,6 +382,16 @@
     return preset === undefined ? null : String(preset);
   };
 
+  // After Effects' system object, so that a script calling it learns that the call is not
+  // modelled instead of getting "system is not defined".
+  globalThis.system = {
+    callSystem(command) {
+      throw new Error(
+        `system.callSystem is not supported by the aerender simulator (command: ${String(command)})`,
+      );
+    },
+  };
+
   shared.settings = settings;
   shared.hidden = hidden;
   shared.hostCall = hostCall;

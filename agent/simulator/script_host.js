@@ -230,6 +230,11 @@ function createBridge(channel, context, settings) {
           created: stats.birthtimeMs,
         });
       } catch (error) {
+        // Only a failure of the file system means "no such file". Others, such as a stack
+        // overflow in a script that includes itself, stay errors of the script.
+        if (typeof error.code !== 'string') {
+          throw error;
+        }
         return JSON.stringify({ exists: false });
       }
     },

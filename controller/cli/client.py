@@ -31,6 +31,8 @@ CALL_TIMEOUT_SECONDS = 30.0
 INITIAL_RECONNECT_DELAY_SECONDS = 0.5
 MAX_RECONNECT_DELAY_SECONDS = 5.0
 
+MAX_RECEIVE_BYTES = 16 * 1024 * 1024
+
 Response = TypeVar("Response")
 
 
@@ -82,6 +84,9 @@ def channel_options(connect_timeout: float) -> list[tuple[str, int]]:
         ("grpc.min_reconnect_backoff_ms", int(connect_timeout * 1000)),
         ("grpc.initial_reconnect_backoff_ms", int(INITIAL_RECONNECT_DELAY_SECONDS * 1000)),
         ("grpc.max_reconnect_backoff_ms", int(MAX_RECONNECT_DELAY_SECONDS * 1000)),
+        # As large as the controller sends (MAX_MESSAGE_BYTES in controller/server.py), so a
+        # reply with a big job spec is read instead of failing after the call succeeded.
+        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
     ]
 
 

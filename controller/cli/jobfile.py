@@ -67,11 +67,13 @@ def read_job_file(path_text: str, stdin: IO[str] | None = None) -> JobFile:
         source = str(path)
         base_dir = path.parent
 
+    from controller.jobspec.parse import JobRejected, load_json
+
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        reason = f"invalid JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        raise InvalidJob(f"job {source} is invalid", [("$", reason)]) from error
+        # The controller's decoder, which also rejects NaN and integers Python cannot read.
+        document = load_json(text)
+    except JobRejected as error:
+        raise InvalidJob(f"job {source} is invalid", error.problems) from error
 
     if isinstance(document, dict):
         document = resolve_sources(document, base_dir, source)

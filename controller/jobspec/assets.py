@@ -216,6 +216,13 @@ def _parse_essential(raw: dict[str, Any], at: str, problems: Problems) -> Essent
         _take_layer_target(fields, problems, "essential asset")
     else:
         check_composition(raw.get("composition"), fields.path("composition"), problems)
+        if raw.get("composition") == "*":
+            problems.add(
+                fields.path("composition"),
+                'composition "*" means every composition that has the layer, but the asset '
+                "names no layer; name the one composition whose controller to set, or give "
+                "layerName",
+            )
         fields.copy("composition", "composition")
         if raw.get("everyMatch") is not None:
             problems.add(

@@ -79,14 +79,17 @@ def _parse_complete_job(
     """Parse a render or join job written as a top-level job: the job itself or a job field."""
     if obj.get("type") == "join":
         return _parse_join_job(obj, at, problems, depth=depth, engine=engine)
-    check_known_fields(obj, CLOUD_FIELDS, at, problems)
     fields = Fields(obj, at)
     if present(obj, "type"):
+        # The other fields mean different things in the two job types, so a check of them
+        # as a render's fields would report problems that a join job does not have.
         problems.add(
             fields.path("type"),
             f'unknown job type {describe(obj["type"])}; use "join" for a join job, '
             "or leave type out for a render job",
         )
+        return None
+    check_known_fields(obj, CLOUD_FIELDS, at, problems)
     fields.put("shape", "cloud")
     _take_render(fields, problems, depth=depth, engine=engine)
     _take_fonts(fields, problems)

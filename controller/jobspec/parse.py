@@ -25,7 +25,7 @@ import logging
 from typing import Any
 
 from controller.jobspec.cloud import parse_cloud_job
-from controller.jobspec.limits import check_raw_limits
+from controller.jobspec.limits import check_raw_limits, check_unicode
 from controller.jobspec.models import JobSpec
 from controller.jobspec.nexrender import parse_nexrender_job
 from controller.jobspec.problems import ROOT, JobRejected, Problem, Problems, json_type
@@ -38,7 +38,11 @@ __all__ = ["JobRejected", "Problem", "parse_job", "parse_job_object", "resolve_l
 
 
 class _NonStandardNumber(ValueError):
-    """NaN or Infinity, which Python's json module reads but JSON does not allow."""
+    """NaN or Infinity, which JSON does not allow, or an integer too long for Python to read."""
+
+
+# Python refuses to convert integers of more digits from text (sys.get_int_max_str_digits).
+_MAX_INTEGER_DIGITS = 4300
 
 
 def parse_job(text: str | bytes) -> JobSpec:
@@ -49,6 +53,8 @@ def parse_job(text: str | bytes) -> JobSpec:
 def parse_job_object(obj: object) -> JobSpec:
     """Parse a job from decoded JSON; raise JobRejected listing every problem found."""
     problems = Problems()
+    if not check_unicode(obj, ROOT, problems):
+        problems.raise_if_any()
     check_raw_limits(obj, ROOT, problems)
     spec = _parse(obj, problems)
     problems.raise_if_any()
@@ -70,7 +76,7 @@ def load_json(text: str | bytes) -> Any:
             raise JobRejected([Problem(ROOT, reason)]) from exc
     text = text.removeprefix("\ufeff")
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_read_integer)
     except json.JSONDecodeError as exc:
         reason = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         raise JobRejected([Problem(ROOT, reason)]) from exc
@@ -83,6 +89,16 @@ def load_json(text: str | bytes) -> Any:
 
 def _reject_constant(name: str) -> Any:
     raise _NonStandardNumber(f"{name} is not a JSON number; give a number or null")
+
+
+def _read_integer(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > _MAX_INTEGER_DIGITS:
+        raise _NonStandardNumber(
+            f"a whole number has {digits} digits, more than {_MAX_INTEGER_DIGITS}; give a "
+            "shorter number"
+        )
+    return int(text)
 
 
 def _parse(obj: object, problems: Problems) -> JobSpec | None:

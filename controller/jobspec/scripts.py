@@ -64,7 +64,8 @@ def parse_function(raw: dict[str, Any], at: str, problems: Problems) -> Function
 
 
 def _check_code(code: Any, path: str, problems: Problems) -> None:
-    # A NUL character is reported for every text of the job by limits.check_raw_limits.
+    # A NUL character and an unpaired surrogate are reported for every text of the job by
+    # controller.jobspec.limits.
     if code is None:
         problems.add(path, "missing: a function asset needs code, the ExtendScript source to run")
     elif not isinstance(code, str):
@@ -77,12 +78,6 @@ def _check_code(code: Any, path: str, problems: Problems) -> None:
             path,
             f"code is {size} bytes, more than {MAX_FUNCTION_CODE_BYTES}; put the script in a "
             "file and give a script asset whose src names it",
-        )
-    elif any("\ud800" <= character <= "\udfff" for character in code):
-        problems.add(
-            path,
-            "code contains an unpaired UTF-16 surrogate (\\ud800 to \\udfff), which is not "
-            "text; remove it or pair it",
         )
 
 

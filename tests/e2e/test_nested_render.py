@@ -87,8 +87,10 @@ def test_nested_job_renders_through_tree(templates: Path, tmp_path: Path) -> Non
         assert response.job.state == PENDING
         assert len(children) == 2
         assert {child.layer_name for child in children} == {"LowerThird", "LowerThird2"}
-        # Dispatch is immediate, so a child may already be leased in the response.
-        assert all(child.state in (QUEUED, common_pb2.JOB_STATE_LEASED) for child in children)
+        # Dispatch is immediate and the reply waits for the store's sync, so a child may
+        # already be leased or rendering in the response, but none has ended.
+        started = (QUEUED, common_pb2.JOB_STATE_LEASED, common_pb2.JOB_STATE_RENDERING)
+        assert all(child.state in started for child in children)
 
         parent = farm.wait_final(parent_id, timeout=180)
         finished_children = [farm.get(child.id) for child in children]

@@ -161,7 +161,7 @@ def test_throwing_script_fails_job(farm: Farm, media: Path, runner: str) -> None
     done = farm.wait_final(farm.submit(job).job.id)
 
     assert done.state == FAILED
-    assert done.error.code == "script_failed"
+    assert done.error.code == "script_error"
     assert f"Error: brand colour {HOSTILE_VALUES[1]} (line 2 of throw.jsx)" in done.error.message
     assert not done.error.retryable
 

@@ -120,6 +120,30 @@ def test_log_batched_with_offsets(tmp_path: Path) -> None:
     assert (tmp_path / "aerender.log").read_bytes() == b"abcdefghijklmnopqrstuvwxyz!"
 
 
+def test_log_capped_in_file_and_stream(tmp_path: Path) -> None:
+    async def scenario() -> list[agent_pb2.AgentMessage]:
+        sent, send = sent_messages()
+        reporter = LeaseReporter(
+            CONTEXT,
+            send,  # type: ignore[arg-type]
+            log_file=tmp_path / "aerender.log",
+            log_interval=3600,
+            max_log_bytes=100,
+        )
+        for _ in range(50):
+            reporter.log(b"PROGRESS: looping\n")
+        reporter.close()
+        return sent
+
+    streamed = b"".join(m.log.data for m in asyncio.run(scenario()))
+    kept = (tmp_path / "aerender.log").read_bytes()
+    assert streamed == kept
+    # The first 100 bytes are kept whole, then one marker line, then nothing.
+    assert kept.startswith((b"PROGRESS: looping\n" * 6)[:100] + b"\n[aefarm: the log reached")
+    assert kept.endswith(b"later output of this lease is not kept]\n")
+    assert kept.count(b"looping") == 5
+
+
 def test_log_sent_after_interval() -> None:
     async def scenario() -> list[agent_pb2.AgentMessage]:
         sent, send = sent_messages()

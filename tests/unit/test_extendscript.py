@@ -149,7 +149,7 @@ def test_missing_layer_is_reported(tmp_path: Path) -> None:
     assert '"Missing"' in outcome["result"]["error"]
     with pytest.raises(LeaseFailure) as caught:
         read_result(tmp_path / "aefarm-scripts.result.json", "afterfx")
-    assert caught.value.code == "script_failed"
+    assert caught.value.code == "script_error"
     assert "Missing" in caught.value.message
 
 

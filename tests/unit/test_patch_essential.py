@@ -240,3 +240,22 @@ def test_solid_color_failure(
     assert caught.value.code == code
     for word in words:
         assert word in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("asset", "code"),
+    [
+        (essential("Panel Opacity", 10**400, layer_name="Left"), "invalid_value"),
+        (
+            DataPatch(LayerTarget("Knob", composition="Main"), ("Opacity",), 10**400, True),
+            "unsupported_property",
+        ),
+    ],
+)
+def test_integer_beyond_a_double_fails_the_patch(
+    cards: Path, asset: DataPatch | EssentialPatch, code: str
+) -> None:
+    # Not OverflowError, which would count as an agent failure and be retried.
+    with pytest.raises(LeaseFailure) as caught:
+        patch(cards, asset)
+    assert caught.value.code == code

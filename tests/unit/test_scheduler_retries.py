@@ -171,3 +171,17 @@ def test_drain_unknown_agent_rejected() -> None:
     farm = Harness()
     with pytest.raises(AgentNotKnown):
         farm.handle(AgentDrainSet("nobody", draining=True))
+
+
+def test_job_errors_fail_at_once_unquarantined() -> None:
+    farm = Harness(quarantine_after=2, max_attempts=3)
+    farm.connect("render-1")
+    # What a hostile job makes an agent report: its own values do not fit the template.
+    for code in ("invalid_value", "controller_not_found", "unsupported_property", "script_error"):
+        (job,), effects = farm.submit(render_spec())
+        error = JobErrorInfo(code, "the job's value does not fit", retryable=True)
+        farm.result(of_type(effects, GrantLease)[0], success=False, error=error)
+
+        assert job.state is JobState.FAILED
+        assert job.attempts == 1
+    assert farm.scheduler.agents["render-1"].quarantine_reason == ""

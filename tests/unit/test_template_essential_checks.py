@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import py_aep
 import pytest
 
 from controller.jobspec import models
@@ -156,3 +157,34 @@ def test_old_inspection_skips_controller_checks(catalog: TemplateCatalog) -> Non
     spec = validate_job(job(essential(property="No Such Controller", value="x")), catalog)
     assert spec.template is not None
     assert spec.template.sha256 == "cd" * 32
+
+
+def test_duplicate_controller_in_twin_compositions(tmp_path: Path) -> None:
+    app = py_aep.new()
+    folder = app.project.root_folder
+    card = folder.add_comp("Card", 80, 45, 1.0, 1.0, 25.0)
+    for name in ("Panel", "Panel 2"):
+        panel = card.add_solid([0.0, 0.0, 0.0], name=name, width=80, height=45)
+        panel.transform["Opacity"].add_to_motion_graphics_template_as(card, "Opacity")
+    main = folder.add_comp("Main", 160, 90, 1.0, 1.0, 25.0)
+    main.add(card).name = "Slot"
+    # A second composition named Card, without controllers.
+    folder.add_comp("Card", 80, 45, 1.0, 1.0, 25.0)
+    path = tmp_path / "twins.aep"
+    app.project.save(path)
+    store = SqliteStore(tmp_path / "twins.db")
+    catalog = TemplateCatalog(store)
+    catalog.add("twins", "ef" * 32, path.name, path.stat().st_size, inspect_project(path), 1.0)
+    text = json.dumps(
+        {
+            "template": {"id": "twins", "composition": "Main"},
+            "assets": [essential(layerName="Slot", property="Opacity", value=50)],
+        }
+    )
+    try:
+        found = problems(text, catalog)
+    finally:
+        store.close()
+
+    assert set(found) == {"$.assets[0].property"}
+    assert "2 Essential Graphics controllers named 'Opacity'" in found["$.assets[0].property"]

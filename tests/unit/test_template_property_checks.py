@@ -216,3 +216,22 @@ def test_old_template_is_inspected_again_from_its_file(tmp_path: Path, cards: Pa
     main = reopened.get("cards").info.compositions_named("Main")[0]
     assert main.controllers is not None
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("asset", "words"),
+    [
+        (data("Chip", "solid color", [0, 1, 0]), ('write "Solid Color" in this case',)),
+        (
+            data("Knob", "Effects->Slider Control.Slider", 1),
+            ('split at "->" only', "Effects->Slider Control->"),
+        ),
+    ],
+)
+def test_property_path_near_miss_explained(
+    catalog: TemplateCatalog, asset: dict[str, Any], words: tuple[str, ...]
+) -> None:
+    found = problems(job(asset), catalog)
+    assert set(found) == {"$.assets[0].property"}, found
+    for word in words:
+        assert word in found["$.assets[0].property"]
