@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from controller.jobspec.models import JobSpec
 from controller.jobspec.nesting import nested_sources
-from controller.jobspec.parse import JobRejected, Problem, parse_job
+from controller.jobspec.parse import JobRejected, Problem, load_json, parse_job_object
 from controller.template_validation import check_templates
 from controller.templates import TemplateCatalog
 
@@ -21,19 +20,24 @@ STORED_TEMPLATE_REASON = (
 
 
 def validate_job(text: str, templates: TemplateCatalog | None = None) -> JobSpec:
-    """Parse a job and raise JobRejected unless this controller can run every job in it.
+    """Parse a job and raise JobRejected unless this controller can run every job in it."""
+    return validate_document(load_json(text), templates)
+
+
+def validate_document(raw: Any, templates: TemplateCatalog | None = None) -> JobSpec:
+    """Check a job already read from JSON; raise JobRejected unless this controller can run it.
 
     With a template catalog, template.id resolves to a stored template and each job whose
     template is known is checked against it (controller/template_validation.py).
     """
-    spec = parse_job(text)
+    spec = parse_job_object(raw)
     if templates is not None:
-        spec, problems = check_templates(spec, json.loads(text), templates)
+        spec, problems = check_templates(spec, raw, templates)
         problems += _open_range_problems(spec)
         if problems:
             raise JobRejected(problems)
         return spec
-    problems = _stored_template_problems(json.loads(text), "$")
+    problems = _stored_template_problems(raw, "$")
     if not problems and _uses_stored_template(spec):
         # The parser may place a template the walk below cannot find; reject it all the same.
         problems.append(Problem("$.template.id", STORED_TEMPLATE_REASON))

@@ -15,7 +15,7 @@ from controller.priorities import set_priority
 from controller.services.watch import watch_job
 from controller.status import Context, stream_errors, unary_errors
 from controller.templates import TemplateCatalog
-from controller.validation import validate_job
+from controller.validation import validate_document
 from controller.webhooks import Tables, WebhookConfig, stored_attempts, url_problems
 from protos import jobs_pb2, jobs_pb2_grpc
 
@@ -39,8 +39,9 @@ class JobService(jobs_pb2_grpc.JobServiceServicer):
 
     def validate_text(self, text: str) -> JobSpec:
         """Run every check of Submit and return the spec; raise JobRejected on a problem."""
-        spec = validate_job(text, self.templates)
-        problems = url_problems(spec, self.webhooks, load_json(text))
+        raw = load_json(text)
+        spec = validate_document(raw, self.templates)
+        problems = url_problems(spec, self.webhooks, raw)
         if problems:
             raise JobRejected(problems)
         return spec

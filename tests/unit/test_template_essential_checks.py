@@ -188,3 +188,11 @@ def test_duplicate_controller_in_twin_compositions(tmp_path: Path) -> None:
 
     assert set(found) == {"$.assets[0].property"}
     assert "2 Essential Graphics controllers named 'Opacity'" in found["$.assets[0].property"]
+
+
+def test_byte_order_mark_job_checked(catalog: TemplateCatalog) -> None:
+    # A job file saved with a UTF-8 byte order mark is read like one without.
+    spec = validate_job("\ufeff" + job(essential(property="Headline", value="Hello")), catalog)
+    assert spec.template.id == "cards"
+    found = problems("\ufeff" + job(essential(property="Headlin", value="x")), catalog)
+    assert "$.assets[0].property" in found
