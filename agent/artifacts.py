@@ -28,7 +28,7 @@ from protos.artifact_chunks import (
 
 logger = logging.getLogger(__name__)
 
-# Bytes per upload chunk from the agent, less than the 3 MiB the CLI sends: each chunk is held
+# Bytes per upload chunk from the agent, less than the 3 MiB the CLI sends. Each chunk exists
 # about three times at once (the read buffer, the encoded message and gRPC's copy), and the
 # agent's memory while it renders matters more than the last fifth of the upload rate.
 AGENT_CHUNK_BYTES = 1024 * 1024

@@ -21,7 +21,7 @@ Runners (`--script-runner`):
   an aerender whose commandLineRenderer.jsx was patched (as nexrender does) understands. The
   project is already open then; the wrapper neither opens nor saves it.
 
-The aerender simulator runs `-r` scripts, and `python -m agent.simulator.afterfx` stands in for
+The aerender simulator runs `-r` scripts, and `python -m agent.simulator.afterfx` replaces
 AfterFX, both with Node.js (agent/simulator/script_host.py), so either runner works with
 `--simulate`.
 """

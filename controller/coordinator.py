@@ -294,7 +294,7 @@ class Coordinator:
         """Write the effects in one transaction, then send and publish what they produced.
 
         durable=True syncs the commit before this returns. Otherwise an event that applied a
-        result holds its messages until a sync: the Ack lets the agent delete the result from
+        result delays its messages until a sync. Its Ack lets the agent delete the result from
         its outbox, so the result must survive a power loss first.
         """
         published: dict[str, JobRecord] = {}

@@ -5,8 +5,10 @@ once the events that are ready in the event loop have been applied (GroupCommit)
 synchronous=NORMAL survives a crash of the controller process but not a power loss. Whatever
 the controller reports outside as done (a Submit reply, a result's Ack) must survive a power
 loss too, so those replies wait until Durability has synced the commit that stored them. One
-fsync of the store's log covers every commit made before it started, so the event loop never
-waits for the disk.
+fsync of the store's WAL file, in a worker thread, covers every commit made before it started,
+so Submit calls and results no longer make the event loop wait for the disk. Requests that
+commit with durable=True (CancelJob, drain and resume, SetPriority, SubmitBatch) still sync in
+the loop, and so do SQLite's automatic checkpoints.
 
 No message leaves before the commit of the event that produced it. Messages to one agent leave
 in the order the events produced them: a message that need not wait for a sync still queues

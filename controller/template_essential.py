@@ -38,6 +38,7 @@ def controller_problems(
     """Check asset against the controllers of comp; where names the composition in messages."""
     if comp.controllers is None:
         return []
+
     name = asset.property
     found = [controller for controller in comp.controllers if controller.name == name]
     if not found:
@@ -51,6 +52,7 @@ def controller_problems(
             text = suggestion_text(name, names, "controllers there")
             reason = f"{where} has no Essential Graphics controller {name!r}; {text}"
         return [Problem(f"{path}.property", reason)]
+
     if len(found) > 1:
         return [
             Problem(
@@ -59,10 +61,12 @@ def controller_problems(
                 "them in its Essential Graphics panel so each name is unique",
             )
         ]
+
     controller_type = found[0].type
     if controller_type in _NOT_SETTABLE:
         reason = f"controller {name!r} of {where} {_NOT_SETTABLE[controller_type]}"
         return [Problem(f"{path}.property", reason)]
+
     phrase = controller_value_problem(controller_type, asset.value)
     if phrase is None:
         return []

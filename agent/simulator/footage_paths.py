@@ -1,11 +1,11 @@
 """Find a footage file where After Effects finds it when its absolute path is gone.
 
 A project stores each footage file's absolute path and, beside it, the path relative to the
-project file as two counts (py-aep's `alas` record): `ascendcount_base`, the path parts from
-the deepest folder the two share down to the project file, and `ascendcount_target`, the same
-down to the footage. When the absolute path does not exist, as on a render box that received
-a project with its footage beside it, After Effects looks for the footage at that relative
-path from where the project is now. This is how a `static` asset placed next to the project
+project file as two counts in py-aep's `alas` record. `ascendcount_base` is the number of path
+parts from the deepest folder the two share down to the project file, and `ascendcount_target`
+the same down to the footage. When the absolute path does not exist, as on a render box that
+received a project with its footage beside it, After Effects looks for the footage at that
+relative path from where the project is now. This is how a `static` asset placed next to the project
 replaces a file the template's author had on their own machine.
 """
 

@@ -1,4 +1,4 @@
-"""Where the nested jobs of a submitted job sit in its JSON, for checks that report paths.
+"""The JSON locations of a submitted job's nested jobs, for checks that report paths.
 
 The spec keeps no JSON paths. A render's spec.children and a join's job inputs (the entries of
 spec.join_inputs with a job) are its assets of type "job" in the order of assets[], so the n-th

@@ -134,7 +134,7 @@ class AgentService(agent_pb2_grpc.AgentServiceServicer):
                 accepted=True,
                 reason="applied before",
             )
-            # The first apply may not be synced yet; -1 holds the Ack until it is.
+            # The first apply may not be synced yet, so gate=-1 delays the Ack until it is.
             self.coordinator.send_to_agent(agent_id, agent_pb2.ControllerMessage(ack=ack), gate=-1)
             return
         missing = tuple(

@@ -239,7 +239,7 @@ def test_local_sources_resolved_in_job_field(tmp_path: Path) -> None:
     assert inner["assets"][1]["src"] == (tmp_path / "clips" / "bumper.mp4").as_uri()
 
 
-def test_webhook_of_join_in_render_checked_at_its_path() -> None:
+def test_nested_join_webhook_path() -> None:
     text = {"type": "text", "layerName": "Headline", "value": "News"}
     job = parent(text, nested(join(VIDEO, webhook={"url": "https://elsewhere.example/done"})))
     config = WebhookConfig(allowed_hosts=frozenset({"hooks.internal"}))
